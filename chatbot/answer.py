@@ -1,0 +1,217 @@
+"""ask(question, history) -> Answer: condense, retrieve, budget the prompt, stream, check citations.
+
+`stream_answer` yields text tokens as they arrive and finally the checked `Answer`, so the CLI
+and the app show the same thing; `ask` is the non-streaming wrapper.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from langchain_core.messages import AIMessageChunk, HumanMessage, SystemMessage
+
+from chatbot.citations import check
+from chatbot.models import Answer, Passage
+from chatbot.pipeline import Pipeline
+from chatbot.prompts import load_prompt
+
+MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+ABSTENTION = "I could not find this in the documents."
+_ABSTAIN = re.compile(
+    r"(could not|couldn't|cannot|can't|can not|unable to) (find|answer|determine|be found)"
+    r"|(do|does|did) not (contain|mention|say|provide|include|specify)"
+    r"|(don't|doesn't|didn't) (contain|mention|say|provide|include|specify)"
+    r"|no (information|mention|answer)|not (mentioned|provided|stated|specified|in the)",
+    re.I,
+)
+
+
+class AnswerError(RuntimeError):
+    """A user-facing failure (bad question, model service down); the message says what to do."""
+
+
+@dataclass
+class Turn:
+    """One exchange of a conversation, as kept by the CLI chat and the app."""
+
+    question: str
+    answer: str
+
+
+def estimate_tokens(text: str) -> int:
+    """A deliberately high estimate (about 3 characters per token) that needs no tokenizer
+    download; the budget stays safe for BPE tokenizers on English and code."""
+    return len(text) // 3 + 1
+
+
+def format_passages(passages: Sequence[Passage]) -> str:
+    return "\n\n".join(
+        f"[{n}] {p.source}" + (f" (page {p.page})" if p.page else "") + f"\n{p.text}"
+        for n, p in enumerate(passages, 1)
+    )
+
+
+def fit_context(
+    passages: list[Passage], question: str, budget: int
+) -> tuple[list[Passage], list[str]]:
+    """Drop lowest-ranked passages (then trim the last one) until the prompt fits `budget`."""
+    system = load_prompt("answer_system").template
+    template = load_prompt("answer")
+    notes: list[str] = []
+
+    def size(items: Sequence[Passage]) -> int:
+        prompt = template.format(passages=format_passages(items), question=question)
+        return estimate_tokens(system) + estimate_tokens(prompt)
+
+    kept = list(passages)
+    while len(kept) > 1 and size(kept) > budget:
+        dropped = kept.pop()
+        notes.append(f"dropped passage from {dropped.source} to fit the context window")
+    if kept and size(kept) > budget:
+        first = kept[0]
+        overflow_chars = (size(kept) - budget) * 3 + 3
+        keep = max(len(first.text) - overflow_chars, 0)
+        if keep == 0:
+            kept = []
+            notes.append("no passage fits the context window; question too long?")
+        else:
+            cut = first.text.rfind(" ", 0, keep)
+            keep = cut if cut > 0 else keep
+            kept[0] = Passage(
+                first.chunk_id, first.source, first.text[:keep], first.start,
+                first.start + keep, first.score, first.page, first.scores,
+            )
+            notes.append(f"trimmed passage from {first.source} to {keep} characters to fit")
+    return kept, notes
+
+
+def is_abstention(text: str) -> bool:
+    """The model said the passages don't answer (and did not go on to answer anyway)."""
+    stripped = text.strip()
+    return bool(_ABSTAIN.search(stripped)) and (len(stripped) < 220 or "[" not in stripped)
+
+
+def condense(pipeline: Pipeline, question: str, history: Sequence[Turn]) -> str:
+    """Rewrite a follow-up into a standalone question using the recent conversation."""
+    if not history:
+        return question
+    lines = []
+    for turn in history[-3:]:
+        lines.append(f"User: {turn.question}")
+        lines.append("Assistant: " + MARKERS.sub("", turn.answer)[:300])
+    prompt = load_prompt("condense").format(history="\n".join(lines), question=question)
+    reply = pipeline.chat.model.invoke([HumanMessage(prompt)])
+    rewritten = str(reply.content).strip().strip('"').splitlines()
+    return rewritten[0].strip() if rewritten and rewritten[0].strip() else question
+
+
+def _cost(pipeline: Pipeline, usage: dict[str, int]) -> float | None:
+    prices = pipeline.settings.prices_per_million.get(pipeline.chat.name)
+    if pipeline.chat.provider != "openai" or prices is None:
+        return None
+    return (usage["prompt_tokens"] * prices[0] + usage["completion_tokens"] * prices[1]) / 1e6
+
+
+def stream_answer(
+    pipeline: Pipeline,
+    question: str,
+    history: Sequence[Turn] = (),
+    *,
+    k: int | None = None,
+    sources: list[str] | None = None,
+) -> Iterator[str | Answer]:
+    """Yield answer tokens, then the final checked `Answer`."""
+    settings = pipeline.settings
+    question = question.strip()
+    if not question:
+        raise AnswerError("the question is empty")
+    if len(question) > settings.max_question_chars:
+        raise AnswerError(
+            f"the question is {len(question)} characters; the limit is "
+            f"{settings.max_question_chars} (CHATBOT_MAX_QUESTION_CHARS)"
+        )
+    k = k or settings.k
+    if not 1 <= k <= 50:
+        raise AnswerError(f"k must be between 1 and 50, got {k}")
+    started = time.perf_counter()
+    standalone = condense(pipeline, question, history)
+    passages = pipeline.retriever.retrieve(standalone, k, settings.retriever, sources)
+    retrieve_s = time.perf_counter() - started
+    answer = Answer(
+        question=question,
+        answer=ABSTENTION,
+        abstained=True,
+        citations=[],
+        model=pipeline.chat.name,
+        standalone_question=standalone if history else None,
+    )
+    answer.timings["retrieve_s"] = round(retrieve_s, 4)
+    best_dense = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
+    relevant = passages and (
+        settings.retriever == "bm25" or best_dense >= settings.min_relevance
+    )
+    if not relevant:
+        answer.notes.append(
+            f"no passage reached the relevance threshold {settings.min_relevance} "
+            f"(best {best_dense:.2f}); the model was not asked"
+        )
+        answer.timings["total_s"] = round(time.perf_counter() - started, 4)
+        yield ABSTENTION
+        yield answer
+        return
+    budget = pipeline.chat.context_window - settings.max_answer_tokens - 64
+    passages, notes = fit_context(passages, standalone, budget)
+    answer.notes.extend(notes)
+    messages = [
+        SystemMessage(load_prompt("answer_system").template),
+        HumanMessage(
+            load_prompt("answer").format(passages=format_passages(passages), question=standalone)
+        ),
+    ]
+    text = ""
+    full: AIMessageChunk | None = None
+    for chunk in pipeline.chat.model.stream(messages):
+        if not isinstance(chunk, AIMessageChunk):
+            continue
+        full = chunk if full is None else full + chunk
+        piece = chunk.content if isinstance(chunk.content, str) else ""
+        if piece:
+            if answer.timings["first_token_s"] is None:
+                answer.timings["first_token_s"] = round(time.perf_counter() - started, 4)
+            text += piece
+            yield piece
+    usage = full.usage_metadata if full is not None else None
+    if usage:
+        answer.usage = {
+            "prompt_tokens": int(usage["input_tokens"]),
+            "completion_tokens": int(usage["output_tokens"]),
+        }
+    answer.cost_usd = _cost(pipeline, answer.usage)
+    if is_abstention(text) or not text.strip():
+        answer.notes.append("the model said the passages do not answer the question")
+    else:
+        checked = check(text, passages)
+        answer.answer = checked.text
+        answer.abstained = False
+        answer.citations = checked.citations
+        answer.sentences = checked.sentences
+        answer.notes.extend(checked.notes)
+    answer.timings["total_s"] = round(time.perf_counter() - started, 4)
+    yield answer
+
+
+def ask(
+    pipeline: Pipeline,
+    question: str,
+    history: Sequence[Turn] = (),
+    *,
+    k: int | None = None,
+    sources: list[str] | None = None,
+) -> Answer:
+    for item in stream_answer(pipeline, question, history, k=k, sources=sources):
+        if isinstance(item, Answer):
+            return item
+    raise AssertionError("stream_answer ended without an Answer")

@@ -1,0 +1,343 @@
+"""`chatbot` command line: thin wrappers over the pipeline functions, one handler per command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from chatbot.config import Settings, get_settings
+
+console = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)
+
+#: Exceptions whose message is a complete answer for the user: no traceback for these.
+USER_ERRORS: tuple[type[BaseException], ...] = ()
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from pydantic import ValidationError
+
+    from chatbot.answer import AnswerError
+    from chatbot.index import IndexError_
+    from chatbot.local_models import ModelError
+    from chatbot.providers import ProviderError
+    from chatbot.service_errors import ModelServiceError
+
+    return (
+        AnswerError, IndexError_, ModelError, ProviderError, ModelServiceError, ValidationError,
+        FileNotFoundError,
+    )
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+# --- models ---------------------------------------------------------------------------------
+def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.local_models import (
+        GGUF_SHA256,
+        OnnxMiniLMEmbeddings,
+        ensure_gguf,
+        file_sha256,
+        start_llama_server,
+    )
+
+    report: dict[str, Any] = {}
+    started = time.perf_counter()
+    if settings.gguf_path:
+        path = settings.gguf_path
+        sha = file_sha256(path)
+    else:
+        with _progress() as bar:
+            task = bar.add_task("assemble GGUF", total=None)
+
+            def update(done: int, total: int) -> None:
+                bar.update(task, completed=done >> 20, total=total >> 20)
+
+            path = ensure_gguf(settings.data_dir, update)
+        sha = GGUF_SHA256
+    report["llm"] = {
+        "path": str(path.resolve()),
+        "bytes": path.stat().st_size,
+        "sha256": sha,
+        "prepare_s": round(time.perf_counter() - started, 2),
+    }
+    server = start_llama_server(path, settings.llm_context, settings.llm_threads)
+    report["llm"]["load_s"] = round(server.load_seconds, 2)
+    report["llm"]["endpoint"] = server.base_url
+    del server
+    embeddings = OnnxMiniLMEmbeddings(threads=settings.llm_threads)
+    report["embeddings"] = {
+        "path": str(embeddings.model_path),
+        "tokenizer": str(embeddings.tokenizer_path),
+        "sha256": file_sha256(embeddings.model_path),
+        "load_s": round(embeddings.load_seconds, 2),
+    }
+    if args.json:
+        out.print_json(data=report)
+    else:
+        for name, info in report.items():
+            out.print(f"[bold]{name}[/bold]")
+            for key, value in info.items():
+                out.print(f"  {key}: {value}")
+    return 0
+
+
+# --- ingestion --------------------------------------------------------------------------------
+def _ingest_progress(bar: Progress) -> Callable[[str, int, int], None]:
+    tasks: dict[str, TaskID] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            label = "reading files" if stage == "files" else "embedding chunks"
+            tasks[stage] = bar.add_task(label, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return progress
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.pipeline import Pipeline
+
+    pipeline = Pipeline.build(settings)
+    if args.rebuild:
+        pipeline.index.reset()
+    if args.if_empty and pipeline.index.count() > 0:
+        console.print(f"index already holds {pipeline.index.count()} chunks; nothing to do")
+        return 0
+    paths = [Path(p) for p in (args.paths or ["seeds"])]
+    with _progress() as bar:
+        report = pipeline.index.ingest(
+            paths,
+            prune=args.prune,
+            include=args.include or (),
+            exclude=args.exclude or (),
+            progress=_ingest_progress(bar),
+        )
+    if args.json:
+        out.print_json(data=report.to_json())
+    else:
+        for item in report.files:
+            if item.status == "skipped":
+                console.print(f"[yellow]skipped[/yellow] {item.source}: {item.reason}")
+            elif item.status != "unchanged":
+                console.print(f"{item.status} {item.source} ({item.chunks} chunks)")
+        console.print(report.summary())
+    ingested = report.count("added") + report.count("updated") + report.count("unchanged")
+    if not ingested and not report.count("removed"):
+        console.print("[red]error:[/red] nothing could be ingested")
+        return 1
+    return 0
+
+
+def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.pipeline import Pipeline
+
+    rows = Pipeline.build(settings).index.sources()
+    if args.json:
+        out.print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    table = Table("source", "chunks", "characters", "indexed at")
+    table.columns[0].overflow = "fold"
+    for row in rows:
+        table.add_row(row["source"], str(row["chunks"]), str(row["characters"]), row["indexed_at"])
+    out.print(table)
+    return 0
+
+
+def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.pipeline import Pipeline
+
+    index = Pipeline.build(settings).index
+    status = 0
+    for source in args.sources:
+        try:
+            deleted = index.remove(source)
+        except KeyError:
+            known = ", ".join(r["source"] for r in index.sources()) or "none"
+            console.print(f"[red]error:[/red] no indexed source {source!r} (indexed: {known})")
+            status = 1
+            continue
+        console.print(f"removed {source} ({deleted} chunks)")
+    return status
+
+
+# --- answers ----------------------------------------------------------------------------------
+def _print_citations(answer: Any) -> None:
+    if answer.abstained:
+        return
+    out.print()
+    for c in answer.citations:
+        where = f", page {c.page}" if c.page else ""
+        out.print(f"[bold][{c.n}][/bold] {c.source}{where} (chars {c.start}-{c.end})")
+        out.print(f"    {c.text}", style="dim", markup=False)
+    unsupported = [s.text for s in answer.sentences if not s.supported]
+    for sentence in unsupported:
+        out.print(f"[yellow]unsupported:[/yellow] {sentence}")
+
+
+def _stream_to_terminal(pipeline: Any, question: str, history: Sequence[Any], k: int | None) -> Any:
+    from chatbot.answer import stream_answer
+    from chatbot.models import Answer
+
+    final = None
+    for item in stream_answer(pipeline, question, history, k=k):
+        if isinstance(item, Answer):
+            final = item
+        else:
+            out.print(item, end="", markup=False)
+    out.print()
+    assert final is not None
+    _print_citations(final)
+    t = final.timings
+    console.print(
+        f"[dim]{final.model} · {final.usage['prompt_tokens']}+{final.usage['completion_tokens']}"
+        f" tokens · first token {t['first_token_s'] or 0:.2f} s · total {t['total_s']:.2f} s[/dim]"
+    )
+    return final
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.answer import ask
+    from chatbot.pipeline import Pipeline
+
+    pipeline = Pipeline.build(settings)
+    if pipeline.index.count() == 0:
+        console.print("[red]error:[/red] the index is empty; run `chatbot ingest PATH` first")
+        return 1
+    if args.json:
+        answer = ask(pipeline, args.question, k=args.k)
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+        return 0
+    _stream_to_terminal(pipeline, args.question, [], args.k)
+    return 0
+
+
+def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.answer import Turn
+    from chatbot.pipeline import Pipeline
+
+    pipeline = Pipeline.build(settings)
+    history: list[Turn] = []
+    console.print("Ask about your documents. Empty line or Ctrl-D to quit; /new starts over.")
+    while True:
+        try:
+            question = input("> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not question:
+            break
+        if question == "/new":
+            history.clear()
+            continue
+        try:
+            final = _stream_to_terminal(pipeline, question, history, args.k)
+        except _user_errors() as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            continue
+        if final.standalone_question:
+            console.print(f"[dim](searched for: {final.standalone_question})[/dim]")
+        history.append(Turn(question, final.answer))
+    return 0
+
+
+def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
+    app = Path(__file__).parent / "app" / "main.py"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app),
+        "--server.port", str(args.port), "--server.address", args.host,
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]
+    console.print(f"chatbot UI on http://{args.host}:{args.port}")
+    return subprocess.call(command)
+
+
+# --- wiring -----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatbot", description="Cited answers from your own documents."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("models", help="prepare the embedded models and report them")
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    p.set_defaults(handler=cmd_models)
+
+    p = sub.add_parser("ingest", help="add or update files and folders in the index")
+    p.add_argument("paths", nargs="*", help="files or folders (default: seeds/)")
+    p.add_argument("--prune", action="store_true", help="remove sources whose files are gone")
+    p.add_argument("--include", action="append", help="glob of files to take (repeatable)")
+    p.add_argument("--exclude", action="append", help="glob of files to leave out (repeatable)")
+    p.add_argument("--rebuild", action="store_true", help="drop the collection first")
+    p.add_argument("--if-empty", action="store_true", help="only ingest into an empty index")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = sub.add_parser("sources", help="list indexed sources")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(handler=cmd_sources)
+
+    p = sub.add_parser("remove", help="delete indexed sources")
+    p.add_argument("sources", nargs="+", help="source names as listed by `chatbot sources`")
+    p.set_defaults(handler=cmd_remove)
+
+    p = sub.add_parser("ask", help="answer one question with citations")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--k", type=int, help="passages to retrieve (default: CHATBOT_K)")
+    p.set_defaults(handler=cmd_ask)
+
+    p = sub.add_parser("chat", help="interactive chat in the terminal")
+    p.add_argument("--k", type=int, help="passages to retrieve (default: CHATBOT_K)")
+    p.set_defaults(handler=cmd_chat)
+
+    p = sub.add_parser("ui", help="start the Streamlit app")
+    p.add_argument("--port", type=int, default=8501)
+    p.add_argument("--host", default="127.0.0.1")
+    p.set_defaults(handler=cmd_ui)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+        return int(args.handler(settings, args))
+    except _user_errors() as exc:
+        console.print(f"[red]error:[/red] {_one_line(exc)}")
+        return 2
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return 130
+
+
+def _one_line(exc: BaseException) -> str:
+    from pydantic import ValidationError
+
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"setting {'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()
+        )
+    return str(exc)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,215 @@
+"""Typed settings, read once from the environment and `.env`, then passed down explicitly.
+
+Every field is documented here and mirrored in `.env.example` (a test keeps them in sync).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROVIDER_NAMES = ("local", "openai", "fake")
+RETRIEVER_MODES = ("hybrid", "dense", "bm25")
+
+#: Model names used when the matching setting is left empty.
+DEFAULT_CHAT_MODELS = {
+    "local": "qwen2.5-coder-1.5b-instruct-q4_k_m",
+    "openai": "gpt-4o-mini",
+    "fake": "fake-extractive",
+}
+DEFAULT_EMBEDDING_MODELS = {
+    "local": "all-MiniLM-L6-v2-onnx-int8",
+    "openai": "text-embedding-3-small",
+    "fake": "fake-hashing-256",
+}
+
+
+class Settings(BaseSettings):
+    """All knobs of the chatbot. Environment names are `CHATBOT_<FIELD>` unless noted."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CHATBOT_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # --- providers -------------------------------------------------------------------
+    llm_provider: str = Field(
+        default="",
+        description="Chat model provider: local (embedded GGUF), openai (or any "
+        "OpenAI-compatible server), fake (deterministic, for tests). Empty: openai when "
+        "OPENAI_API_KEY is set, else local.",
+    )
+    embeddings_provider: str = Field(
+        default="",
+        description="Embedding provider, same names as llm_provider. Empty: openai when "
+        "OPENAI_API_KEY is set, else local.",
+    )
+    chat_model: str = Field(
+        default="",
+        description="Chat model name. Empty: the provider's default "
+        "(local: qwen2.5-coder-1.5b-instruct-q4_k_m, openai: gpt-4o-mini).",
+    )
+    embedding_model: str = Field(
+        default="",
+        description="Embedding model name. Empty: the provider's default "
+        "(local: all-MiniLM-L6-v2-onnx-int8, openai: text-embedding-3-small).",
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"),
+        description="API key for the openai provider (env OPENAI_API_KEY).",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"),
+        description="Base URL of an OpenAI-compatible server such as Ollama, vLLM or "
+        "llama.cpp (env OPENAI_BASE_URL). Empty: api.openai.com.",
+    )
+    request_timeout: float = Field(
+        default=120.0, gt=0, description="Seconds before one model request times out."
+    )
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of retryable model errors, with backoff."
+    )
+
+    # --- embedded (local) models -------------------------------------------------------
+    gguf_path: Path | None = Field(
+        default=None,
+        description="Use this GGUF file for the local provider instead of the bundled "
+        "Qwen2.5-Coder-1.5B-Instruct Q4_K_M (no hash check for a file you choose).",
+    )
+    llm_context: int = Field(
+        default=4096, ge=512, description="Context window (tokens) of the local model."
+    )
+    llm_threads: int = Field(
+        default=0, ge=0, description="CPU threads for the local model; 0 = all cores."
+    )
+    max_answer_tokens: int = Field(
+        default=320, ge=16, description="Upper bound on generated tokens per answer."
+    )
+    temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
+
+    # --- storage -----------------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path(".chatbot"),
+        description="Index, record manager, stored document text and model cache.",
+    )
+    collection: str = Field(
+        default="chatbot", min_length=3, max_length=63, description="Chroma collection name."
+    )
+    chroma_host: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("CHROMA_HOST", "chroma_host"),
+        description="Chroma server host (env CHROMA_HOST). Empty: embedded Chroma under "
+        "data_dir.",
+    )
+    chroma_port: int = Field(
+        default=8000,
+        validation_alias=AliasChoices("CHROMA_PORT", "chroma_port"),
+        description="Chroma server port (env CHROMA_PORT).",
+    )
+
+    # --- ingestion ---------------------------------------------------------------------
+    chunk_size: int = Field(
+        default=700, ge=100, le=8000, description="Target chunk size in characters."
+    )
+    chunk_overlap: int = Field(
+        default=120, ge=0, description="Characters of overlap between neighbouring chunks."
+    )
+    embed_batch_size: int = Field(
+        default=32, ge=1, le=5000, description="Chunks embedded and written per batch."
+    )
+    max_file_mb: float = Field(
+        default=50.0, gt=0, description="Files larger than this (MiB) are skipped."
+    )
+
+    # --- retrieval and answers -----------------------------------------------------------
+    k: int = Field(default=4, ge=1, le=50, description="Passages given to the model per answer.")
+    retriever: str = Field(
+        default="hybrid", description="Retrieval mode: hybrid, dense or bm25."
+    )
+    min_relevance: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Abstain without asking the model when the best passage's dense "
+        "relevance (cosine similarity) is below this.",
+    )
+    prices_per_million: dict[str, tuple[float, float]] = Field(
+        default_factory=lambda: {
+            "gpt-4o-mini": (0.15, 0.60),
+            "gpt-4o": (2.50, 10.00),
+            "gpt-4.1-mini": (0.40, 1.60),
+            "gpt-4.1-nano": (0.10, 0.40),
+            "gpt-4.1": (2.00, 8.00),
+        },
+        description="USD per million (prompt, completion) tokens by OpenAI model, for the "
+        "estimated cost shown with each answer (JSON object).",
+    )
+    max_question_chars: int = Field(
+        default=2000, ge=10, description="Longer questions are rejected with a clear error."
+    )
+
+    # --- testing -------------------------------------------------------------------------
+    fake_llm_replies: list[str] = Field(
+        default_factory=list,
+        description="Canned replies for the fake LLM, used in order (JSON list). Empty: the "
+        "fake answers extractively from the passages it is given.",
+    )
+
+    @field_validator("llm_provider", "embeddings_provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and value not in PROVIDER_NAMES:
+            raise ValueError(
+                f"unknown provider {value!r}; valid providers: {', '.join(PROVIDER_NAMES)}"
+            )
+        return value
+
+    @field_validator("retriever")
+    @classmethod
+    def _known_retriever(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in RETRIEVER_MODES:
+            raise ValueError(
+                f"unknown retriever {value!r}; valid modes: {', '.join(RETRIEVER_MODES)}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _resolve_defaults(self) -> Settings:
+        default = "openai" if self.openai_api_key else "local"
+        if not self.llm_provider:
+            self.llm_provider = default
+        if not self.embeddings_provider:
+            self.embeddings_provider = default
+        if not self.chat_model:
+            self.chat_model = DEFAULT_CHAT_MODELS[self.llm_provider]
+        if not self.embedding_model:
+            self.embedding_model = DEFAULT_EMBEDDING_MODELS[self.embeddings_provider]
+        if self.chunk_overlap >= self.chunk_size:
+            raise ValueError("chunk_overlap must be smaller than chunk_size")
+        return self
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with some fields changed and validated again (for CLI flags and suites)."""
+        data = self.model_dump()
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        if "llm_provider" in overrides and "chat_model" not in overrides:
+            data["chat_model"] = ""
+        if "embeddings_provider" in overrides and "embedding_model" not in overrides:
+            data["embedding_model"] = ""
+        data.update(overrides)
+        return Settings(**data)
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build the settings once at the program edge (CLI, app)."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

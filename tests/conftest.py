@@ -1,0 +1,49 @@
+"""Shared fixtures: settings on the fake providers in a temporary data dir, and a seeded index."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chatbot.config import Settings
+from chatbot.pipeline import Pipeline
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Keep a developer's .env and OPENAI_* variables out of unit tests."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CHROMA_HOST", "CHROMA_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def fake_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        llm_provider="fake",
+        embeddings_provider="fake",
+        data_dir=tmp_path / "data",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+def seed_dir(tmp_path: Path) -> Path:
+    """A copy of seeds/ inside the working directory, so sources are `seeds/<file>`."""
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+@pytest.fixture
+def seeded(fake_settings: Settings, seed_dir: Path) -> Iterator[Pipeline]:
+    pipeline = Pipeline.build(fake_settings)
+    pipeline.index.ingest([Path("seeds")])
+    yield pipeline
