@@ -17,6 +17,7 @@ from chatbot.citations import check
 from chatbot.models import Answer, Passage
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
+from chatbot.service_errors import model_errors
 
 MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 ABSTENTION = "I could not find this in the documents."
@@ -47,9 +48,23 @@ def estimate_tokens(text: str) -> int:
     return len(text) // 3 + 1
 
 
+#: A line of document text that would read as a passage header or as the user's question.
+_FORGED = re.compile(r"^[ \t]*(?:\[(\d+)\]|(question|passages)\s*:)", re.I | re.M)
+
+
+def _as_data(text: str) -> str:
+    """Defuse lines of a document that imitate the prompt's own structure ("[7] source",
+    "Question:"), so only this function draws passage boundaries (shown "(7)", "question -")."""
+    return _FORGED.sub(
+        lambda m: f"({m.group(1)})" if m.group(1) else f"{m.group(2).lower()} -", text
+    )
+
+
 def format_passages(passages: Sequence[Passage]) -> str:
     return "\n\n".join(
-        f"[{n}] {p.source}" + (f" (page {p.page})" if p.page else "") + f"\n{p.text}"
+        f"[{n}] {' '.join(p.source.split())}"
+        + (f" (page {p.page})" if p.page else "")
+        + f"\n{_as_data(p.text)}"
         for n, p in enumerate(passages, 1)
     )
 
@@ -91,7 +106,10 @@ def fit_context(
 def is_abstention(text: str) -> bool:
     """The model said the passages don't answer (and did not go on to answer anyway)."""
     stripped = text.strip()
-    return bool(_ABSTAIN.search(stripped)) and (len(stripped) < 220 or "[" not in stripped)
+    if stripped.lower().startswith(ABSTENTION.lower().rstrip(".")):
+        return True
+    first_sentence = re.split(r"(?<=[.!?])\s", stripped, maxsplit=1)[0]
+    return bool(_ABSTAIN.search(first_sentence)) and not MARKERS.search(stripped)
 
 
 def condense(pipeline: Pipeline, question: str, history: Sequence[Turn]) -> str:
@@ -133,11 +151,13 @@ def stream_answer(
             f"the question is {len(question)} characters; the limit is "
             f"{settings.max_question_chars} (CHATBOT_MAX_QUESTION_CHARS)"
         )
-    k = k or settings.k
+    k = settings.k if k is None else k
     if not 1 <= k <= 50:
         raise AnswerError(f"k must be between 1 and 50, got {k}")
     started = time.perf_counter()
-    standalone = condense(pipeline, question, history)
+    chat = pipeline.chat  # built outside model_errors: a setup failure is not a service failure
+    with model_errors(settings):
+        standalone = condense(pipeline, question, history)
     passages = pipeline.retriever.retrieve(standalone, k, settings.retriever, sources)
     retrieve_s = time.perf_counter() - started
     answer = Answer(
@@ -173,16 +193,17 @@ def stream_answer(
     ]
     text = ""
     full: AIMessageChunk | None = None
-    for chunk in pipeline.chat.model.stream(messages):
-        if not isinstance(chunk, AIMessageChunk):
-            continue
-        full = chunk if full is None else full + chunk
-        piece = chunk.content if isinstance(chunk.content, str) else ""
-        if piece:
-            if answer.timings["first_token_s"] is None:
-                answer.timings["first_token_s"] = round(time.perf_counter() - started, 4)
-            text += piece
-            yield piece
+    with model_errors(settings):  # also maps a connection lost mid-stream
+        for chunk in chat.model.stream(messages):
+            if not isinstance(chunk, AIMessageChunk):
+                continue
+            full = chunk if full is None else full + chunk
+            piece = chunk.content if isinstance(chunk.content, str) else ""
+            if piece:
+                if answer.timings["first_token_s"] is None:
+                    answer.timings["first_token_s"] = round(time.perf_counter() - started, 4)
+                text += piece
+                yield piece
     usage = full.usage_metadata if full is not None else None
     if usage:
         answer.usage = {

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -28,13 +29,17 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     from pydantic import ValidationError
 
     from chatbot.answer import AnswerError
+    from chatbot.bench import BenchError
+    from chatbot.evaluate import SuiteError
     from chatbot.index import IndexError_
     from chatbot.local_models import ModelError
+    from chatbot.locking import IndexBusyError
     from chatbot.providers import ProviderError
     from chatbot.service_errors import ModelServiceError
 
     return (
-        AnswerError, IndexError_, ModelError, ProviderError, ModelServiceError, ValidationError,
+        AnswerError, IndexError_, IndexBusyError, ModelError, ProviderError, ModelServiceError,
+        ValidationError, SuiteError, BenchError,
         FileNotFoundError,
     )
 
@@ -117,9 +122,11 @@ def _ingest_progress(bar: Progress) -> Callable[[str, int, int], None]:
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     from chatbot.pipeline import Pipeline
 
+    if args.rebuild:  # before opening: works even when the embedding model changed
+        from chatbot.index import drop_index
+
+        drop_index(settings)
     pipeline = Pipeline.build(settings)
-    if args.rebuild:
-        pipeline.index.reset()
     if args.if_empty and pipeline.index.count() > 0:
         console.print(f"index already holds {pipeline.index.count()} chunks; nothing to do")
         return 0
@@ -137,10 +144,15 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     else:
         for item in report.files:
             if item.status == "skipped":
-                console.print(f"[yellow]skipped[/yellow] {item.source}: {item.reason}")
+                console.print(
+                    f"[yellow]skipped[/yellow] {escape(item.source)}: {escape(item.reason)}",
+                    soft_wrap=True,
+                )
             elif item.status != "unchanged":
-                console.print(f"{item.status} {item.source} ({item.chunks} chunks)")
-        console.print(report.summary())
+                console.print(
+                    f"{item.status} {escape(item.source)} ({item.chunks} chunks)", soft_wrap=True
+                )
+        console.print(report.summary(), soft_wrap=True)
     ingested = report.count("added") + report.count("updated") + report.count("unchanged")
     if not ingested and not report.count("removed"):
         console.print("[red]error:[/red] nothing could be ingested")
@@ -153,12 +165,14 @@ def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
 
     rows = Pipeline.build(settings).index.sources()
     if args.json:
-        out.print(json.dumps(rows, ensure_ascii=False, indent=2))
+        out.print(json.dumps(rows, ensure_ascii=False, indent=2), markup=False)
         return 0
     table = Table("source", "chunks", "characters", "indexed at")
     table.columns[0].overflow = "fold"
     for row in rows:
-        table.add_row(row["source"], str(row["chunks"]), str(row["characters"]), row["indexed_at"])
+        table.add_row(
+            escape(row["source"]), str(row["chunks"]), str(row["characters"]), row["indexed_at"]
+        )
     out.print(table)
     return 0
 
@@ -173,10 +187,13 @@ def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
             deleted = index.remove(source)
         except KeyError:
             known = ", ".join(r["source"] for r in index.sources()) or "none"
-            console.print(f"[red]error:[/red] no indexed source {source!r} (indexed: {known})")
+            console.print(
+                f"[red]error:[/red] no indexed source {escape(repr(source))} "
+                f"(indexed: {escape(known)})"
+            )
             status = 1
             continue
-        console.print(f"removed {source} ({deleted} chunks)")
+        console.print(f"removed {escape(source)} ({deleted} chunks)")
     return status
 
 
@@ -199,12 +216,17 @@ def _stream_to_terminal(pipeline: Any, question: str, history: Sequence[Any], k:
     from chatbot.models import Answer
 
     final = None
-    for item in stream_answer(pipeline, question, history, k=k):
-        if isinstance(item, Answer):
-            final = item
-        else:
-            out.print(item, end="", markup=False)
-    out.print()
+    streamed = False
+    try:
+        for item in stream_answer(pipeline, question, history, k=k):
+            if isinstance(item, Answer):
+                final = item
+            else:
+                streamed = True
+                out.print(item, end="", markup=False)
+    finally:  # end the (maybe half-streamed) line before any error message
+        if streamed or final is not None:
+            out.print()
     assert final is not None
     _print_citations(final)
     t = final.timings
@@ -259,15 +281,105 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# --- summaries --------------------------------------------------------------------------------
+def cmd_summarize(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.pipeline import Pipeline
+    from chatbot.summarize import summarize
+
+    pipeline = Pipeline.build(settings)
+    with _progress() as bar:
+        tasks: list[TaskID] = []
+
+        def progress(done: int, total: int) -> None:
+            if not tasks:
+                tasks.append(bar.add_task("summarizing (map batches)", total=total))
+            bar.update(tasks[0], completed=done, total=total)
+
+        summary = summarize(pipeline, args.sources or None, args.bullets, progress)
+    if args.json:
+        print(json.dumps(summary.to_json(), ensure_ascii=False))
+        return 0
+    for bullet in summary.bullets:
+        out.print(f"- {bullet.text}", markup=False)
+    out.print()
+    for c in summary.citations:
+        where = f", page {c.page}" if c.page else ""
+        out.print(f"[bold][{c.n}][/bold] {c.source}{where} (chars {c.start}-{c.end})")
+        out.print(f"    {c.text}", style="dim", markup=False)
+    for bullet in summary.dropped_bullets:
+        out.print(f"[yellow]dropped (no valid citation):[/yellow] {bullet.text}", markup=False)
+    t, u = summary.timings, summary.usage
+    console.print(
+        f"[dim]{summary.model} · {summary.chunks_read} chunks read from "
+        f"{len(summary.sources)} source(s) in {summary.map_batches} batch(es) · "
+        f"{u['prompt_tokens']}+{u['completion_tokens']} tokens · total {t['total_s']:.2f} s[/dim]"
+    )
+    return 0
+
+
 def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
     app = Path(__file__).parent / "app" / "main.py"
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.port", str(args.port), "--server.address", args.host,
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
     ]
     console.print(f"chatbot UI on http://{args.host}:{args.port}")
     return subprocess.call(command)
+
+
+# --- evaluation -------------------------------------------------------------------------------
+def _write_report(path: str | None, text: str) -> None:
+    if path:
+        Path(path).write_text(text, encoding="utf-8")
+        console.print(f"wrote {path}")
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.evaluate import html_report, report_table, run_suite
+
+    with _progress() as bar:
+        task = bar.add_task("cases", total=None)
+        ingest = _ingest_progress(bar)
+
+        def progress(done: int, total: int, case: dict[str, Any]) -> None:
+            bar.update(task, completed=done, total=total)
+            mark = "[green]pass[/green]" if case["passed"] else "[red]FAIL[/red]"
+            bar.console.print(f"{mark} {escape(str(case['id']))}")
+
+        report = run_suite(
+            settings, Path(args.suite), collection=args.collection, progress=progress,
+            ingest_progress=ingest,
+        )
+    out.print(report_table(report))
+    out.print(f"{report['passed']} passed, {report['failed']} failed")
+    _write_report(args.json, json.dumps(report, ensure_ascii=False, indent=2))
+    _write_report(args.html, html_report(report))
+    return 0 if report["failed"] == 0 else 1
+
+
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.bench import ALL_RETRIEVERS, report_tables, run_benchmark
+
+    with _progress() as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        report = run_benchmark(
+            settings, Path(args.corpus), Path(args.questions),
+            retrievers=ALL_RETRIEVERS if args.retriever == "all" else [args.retriever],
+            k=args.k, answers=args.answers, baseline=not args.no_baseline, limit=args.limit,
+            progress=progress,
+        )
+    for table in report_tables(report):
+        out.print(table)
+    _write_report(args.json, json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
 
 
 # --- wiring -----------------------------------------------------------------------------------
@@ -308,6 +420,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("chat", help="interactive chat in the terminal")
     p.add_argument("--k", type=int, help="passages to retrieve (default: CHATBOT_K)")
     p.set_defaults(handler=cmd_chat)
+
+    p = sub.add_parser("summarize", help="summarize whole documents with citations")
+    p.add_argument("sources", nargs="*", help="indexed sources or folders (default: all)")
+    p.add_argument("--bullets", type=int, default=5, help="number of bullets (default: 5)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_summarize)
+
+    p = sub.add_parser("eval", help="run an evaluation suite (YAML cases with assertions)")
+    p.add_argument("suite", help="suite file, e.g. prompts/eval/seed.yaml")
+    p.add_argument("--json", metavar="OUT", help="write the JSON report here")
+    p.add_argument("--html", metavar="OUT", help="write the HTML report here")
+    p.add_argument("--collection", help="use this existing collection instead of a throwaway one")
+    p.set_defaults(handler=cmd_eval)
+
+    p = sub.add_parser("bench", help="retrieval and answer metrics on corpus/questions JSONL")
+    p.add_argument("--corpus", required=True, help="corpus.jsonl: {id, title, text} rows")
+    p.add_argument("--questions", required=True, help="questions.jsonl rows")
+    p.add_argument(
+        "--retriever", default="all", choices=["hybrid", "dense", "bm25", "hybrid_rrf", "all"]
+    )
+    p.add_argument("--k", type=int, default=10, help="distinct passages ranked (default: 10)")
+    p.add_argument("--answers", type=int, default=0, help="answer the first N questions")
+    p.add_argument("--limit", type=int, help="retrieval on the first N questions only")
+    p.add_argument("--no-baseline", action="store_true", help="skip the quick-start baseline")
+    p.add_argument("--json", metavar="OUT", help="write the JSON report here")
+    p.set_defaults(handler=cmd_bench)
 
     p = sub.add_parser("ui", help="start the Streamlit app")
     p.add_argument("--port", type=int, default=8501)

@@ -6,6 +6,7 @@ Every field is documented here and mirrored in `.env.example` (a test keeps them
 from __future__ import annotations
 
 from pathlib import Path
+import json
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -128,6 +129,12 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         default=50.0, gt=0, description="Files larger than this (MiB) are skipped."
     )
+    lock_timeout: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds a write to the index waits while another process (an ingestion) "
+        "holds <data_dir>/ingest.lock before failing with a clear error; 0 fails at once.",
+    )
 
     # --- retrieval and answers -----------------------------------------------------------
     k: int = Field(default=4, ge=1, le=50, description="Passages given to the model per answer.")
@@ -213,3 +220,32 @@ class Settings(BaseSettings):
 def get_settings(**overrides: Any) -> Settings:
     """Build the settings once at the program edge (CLI, app)."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+ENV_HEADER = """\
+# chatbot settings. Copy to .env and uncomment what you want to change.
+# Every value shown is the default; empty means "chosen automatically" as described.
+"""
+
+
+def env_name(name: str) -> str:
+    """The environment variable that sets field `name`."""
+    alias = Settings.model_fields[name].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"CHATBOT_{name.upper()}"
+
+
+def render_env_example() -> str:
+    """The text of `.env.example`: every field, its description and its default."""
+    lines = [ENV_HEADER]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if default is None:
+            value = ""
+        elif isinstance(default, list | dict | tuple):
+            value = json.dumps(default)
+        else:
+            value = str(default)
+        lines += [f"# {field.description}", f"# {env_name(name)}={value}", ""]
+    return "\n".join(lines)

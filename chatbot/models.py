@@ -1,4 +1,5 @@
-"""Data classes for what flows between pipeline stages: chunks, passages, citations, answers."""
+"""Data classes for what flows between pipeline stages: chunks, passages, citations, answers,
+summaries."""
 
 from __future__ import annotations
 
@@ -91,3 +92,42 @@ class Answer:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         return data
+
+
+@dataclass
+class Bullet:
+    """One summary point and the chunk numbers (`Summary.citations[].n`) that back it."""
+
+    text: str
+    citations: list[int]
+    supported: bool = True
+
+
+@dataclass
+class Summary:
+    """Everything `summarize` produces; `to_json()` is the CLI's `--json` shape.
+
+    Citation numbers count the chunks read (1 = first chunk of the first source), so every
+    marker resolves to one passage of the summarized sources.
+    """
+
+    sources: list[str]
+    bullets: list[Bullet]
+    citations: list[Citation]
+    chunks_read: int
+    model: str
+    map_batches: int = 0
+    #: Bullets removed because no valid citation supported them (reported, never shown as fact).
+    dropped_bullets: list[Bullet] = field(default_factory=list)
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0}
+    )
+    timings: dict[str, float] = field(
+        default_factory=lambda: {
+            "read_s": 0.0, "model_s": 0.0, "map_s": 0.0, "reduce_s": 0.0, "total_s": 0.0
+        }
+    )
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)

@@ -108,9 +108,11 @@ def _local_embeddings(settings: Settings) -> Embeddings:
 def _openai_embeddings(settings: Settings) -> Embeddings:
     from langchain_openai import OpenAIEmbeddings
 
+    from chatbot.service_errors import GuardedEmbeddings
+
     key = _require_key(settings)
     # check_embedding_ctx_length=False keeps tiktoken (which downloads its tables) out of the path.
-    return OpenAIEmbeddings(
+    inner = OpenAIEmbeddings(
         model=settings.embedding_model,
         base_url=settings.openai_base_url,
         api_key=key,  # type: ignore[arg-type]
@@ -118,6 +120,7 @@ def _openai_embeddings(settings: Settings) -> Embeddings:
         timeout=settings.request_timeout,
         max_retries=settings.max_retries,
     )
+    return GuardedEmbeddings(inner, settings)  # service failures -> one ModelServiceError
 
 
 def _fake_embeddings(settings: Settings) -> Embeddings:

@@ -1,16 +1,27 @@
-"""Dense (Chroma), keyword (BM25) and hybrid retrieval with weighted reciprocal-rank fusion.
+"""Dense (Chroma), keyword (BM25) and hybrid retrieval fused on calibrated scores.
 
 The BM25 side is built from Chroma's own chunks and rebuilt whenever the index generation
 changes, so keyword and vector search always see the same passages.
+
+Hybrid fusion is a weighted sum of two scores that already mean the same thing for every query:
+the dense cosine similarity, and the BM25 score divided by the IDF mass of the question's terms
+(roughly "how much of the question, weighted by rarity, this chunk matches"). Unlike rank fusion
+(RRF) or per-query min-max scaling, a keyword side that only matched common words yields small
+score differences and so cannot push aside a clearly better dense hit, which is what made plain
+RRF fall below dense alone on paraphrased questions. Both scores are computed exactly for every
+candidate from either side. Weights were chosen on three data sets; see docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from langchain_core.documents import Document
 
 from chatbot.index import Index
@@ -18,9 +29,12 @@ from chatbot.models import Passage
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset(
-    "a an and are as at be been but by did do does for from had has have he her his how i if in "
-    "into is it its of on or she so than that the their them then there these they this to was "
-    "we were what when where which while who whom why will with would you your".split()
+    re.findall(
+        r"\w+",
+        "a an and are as at be been but by did do does for from had has have he her his how i if "
+        "in into is it its of on or she so than that the their them then there these they this to "
+        "was we were what when where which while who whom why will with would you your",
+    )
 )
 
 
@@ -38,6 +52,11 @@ def bm25_tokens(text: str) -> list[str]:
     return out
 
 
+#: Hybrid fusion methods, and the weight of each retriever in them.
+FUSIONS = ("score", "rrf")
+DEFAULT_WEIGHTS = {"dense": 0.65, "bm25": 0.35}
+
+
 @dataclass
 class _Bm25Cache:
     generation: int
@@ -48,12 +67,20 @@ class _Bm25Cache:
 class Retriever:
     """Ranks passages for a question; results carry fused and per-retriever scores."""
 
-    #: Weight of each retriever in the fusion and the RRF rank constant.
-    weights = {"dense": 1.0, "bm25": 1.0}
-    rrf_k = 60
-
-    def __init__(self, index: Index) -> None:
+    def __init__(
+        self,
+        index: Index,
+        fusion: str = "score",
+        weights: dict[str, float] | None = None,
+        rrf_k: int = 60,
+    ) -> None:
+        if fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {fusion!r}; valid: {', '.join(FUSIONS)}")
         self.index = index
+        #: "score" (calibrated score sum, the default) or "rrf" (for comparison in benchmarks).
+        self.fusion = fusion
+        self.weights = dict(weights or DEFAULT_WEIGHTS)
+        self.rrf_k = rrf_k
         self._lock = threading.Lock()
         self._cache: _Bm25Cache | None = None
 
@@ -70,24 +97,39 @@ class Retriever:
             return self._cache
 
     def dense(
-        self, question: str, k: int, sources: list[str] | None = None
+        self,
+        question: str,
+        k: int,
+        sources: list[str] | None = None,
+        vector: list[float] | None = None,
     ) -> list[tuple[Document, float]]:
+        """Top-k chunks by cosine similarity (higher is better)."""
         if self.index.count() == 0:
             return []
-        where = _source_filter(sources)
-        hits = self.index.store.similarity_search_with_score(
-            question, k=min(k, self.index.count()), filter=where
+        if vector is None:
+            vector = self.index.embeddings.embed_query(question)
+        hits = self.index.store.similarity_search_by_vector_with_relevance_scores(
+            vector, k=min(k, self.index.count()), filter=_source_filter(sources)
         )
-        # Chroma returns cosine distance; report cosine similarity (higher is better).
+        # Chroma returns cosine distance; report cosine similarity.
         return [(doc, 1.0 - float(distance)) for doc, distance in hits]
 
     def bm25(
         self, question: str, k: int, sources: list[str] | None = None
     ) -> list[tuple[Document, float]]:
+        """Top-k chunks by raw BM25 score (only chunks sharing a term with the question)."""
+        return [(doc, raw) for doc, raw, _ in self._bm25_hits(question, k, sources)]
+
+    def _bm25_hits(
+        self, question: str, k: int, sources: list[str] | None
+    ) -> list[tuple[Document, float, float]]:
+        """(chunk, raw score, calibrated score) for the top-k BM25 chunks."""
         cache = self._bm25()
         if not cache.docs:
             return []
-        scores = cache.bm25.get_scores(bm25_tokens(question))
+        tokens = bm25_tokens(question)
+        scores = cache.bm25.get_scores(tokens)
+        mass = idf_mass(cache.bm25, tokens)
         ranked = sorted(range(len(cache.docs)), key=lambda i: -scores[i])
         out = []
         for i in ranked:
@@ -96,10 +138,23 @@ class Retriever:
             doc = cache.docs[i]
             if sources and doc.metadata.get("source") not in sources:
                 continue
-            out.append((doc, float(scores[i])))
+            out.append((doc, float(scores[i]), float(scores[i]) / mass))
             if len(out) >= k:
                 break
         return out
+
+    def _cosines(self, ids: Sequence[str], vector: list[float]) -> dict[str, float]:
+        """Exact cosine similarity of stored chunks to the question vector."""
+        if not ids:
+            return {}
+        got = self.index.store._collection.get(ids=list(ids), include=["embeddings"])
+        if got["embeddings"] is None or len(got["embeddings"]) == 0:
+            return {}
+        matrix = np.asarray(got["embeddings"], dtype=np.float64)
+        matrix /= np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
+        query = np.asarray(vector, dtype=np.float64)
+        query /= max(float(np.linalg.norm(query)), 1e-12)
+        return {str(i): float(c) for i, c in zip(got["ids"], matrix @ query, strict=True)}
 
     # --- fused -----------------------------------------------------------------------------
     def retrieve(
@@ -110,23 +165,74 @@ class Retriever:
         sources: list[str] | None = None,
         fetch_k: int | None = None,
     ) -> list[Passage]:
+        """The k best chunks; `fetch_k` (default 4k) candidates are taken from each side."""
         fetch = max(fetch_k or 4 * k, k)
-        runs: dict[str, list[tuple[Document, float]]] = {}
-        if mode in ("dense", "hybrid"):
-            runs["dense"] = self.dense(question, fetch, sources)
-        if mode in ("bm25", "hybrid"):
-            runs["bm25"] = self.bm25(question, fetch, sources)
-        fused: dict[str, float] = {}
-        per: dict[str, dict[str, float]] = {}
+        if mode == "dense":
+            return [_passage(d, s, {"dense": s}) for d, s in self.dense(question, k, sources)]
+        if mode == "bm25":
+            return [
+                _passage(d, raw, {"bm25": raw, "bm25_norm": norm})
+                for d, raw, norm in self._bm25_hits(question, k, sources)
+            ]
+        if mode != "hybrid":
+            raise ValueError(f"unknown retrieval mode {mode!r}")
+        vector = self.index.embeddings.embed_query(question)
+        dense_hits = self.dense(question, fetch, sources, vector)
+        keyword_hits = self._bm25_hits(question, fetch, sources)
         docs: dict[str, Document] = {}
-        for name, hits in runs.items():
-            for rank, (doc, score) in enumerate(hits):
-                key = str(doc.id)
-                docs[key] = doc
-                per.setdefault(key, {})[name] = score
-                fused[key] = fused.get(key, 0.0) + self.weights[name] / (self.rrf_k + rank + 1)
+        per: dict[str, dict[str, float]] = {}
+        for doc, cosine in dense_hits:
+            docs[str(doc.id)] = doc
+            per[str(doc.id)] = {"dense": cosine}
+        for doc, raw, norm in keyword_hits:
+            docs.setdefault(str(doc.id), doc)
+            per.setdefault(str(doc.id), {}).update(bm25=raw, bm25_norm=norm)
+        # Candidates found only by BM25 get their exact cosine, so every candidate is scored
+        # on both sides (and the relevance threshold sees a real dense score).
+        missing = [key for key, scores in per.items() if "dense" not in scores]
+        for key, cosine in self._cosines(missing, vector).items():
+            per[key]["dense"] = cosine
+        if self.fusion == "rrf":
+            fused = rrf_fuse(
+                {"dense": [str(d.id) for d, _ in dense_hits],
+                 "bm25": [str(d.id) for d, _, _ in keyword_hits]},
+                self.weights,
+                self.rrf_k,
+            )
+        else:
+            fused = score_fuse(per, self.weights)
         order = sorted(fused, key=lambda key: -fused[key])[:k]
         return [_passage(docs[key], fused[key], per[key]) for key in order]
+
+
+def idf_mass(bm25: Any, tokens: Sequence[str]) -> float:
+    """Sum of the IDF of the question's terms (unseen terms count as the rarest possible):
+    about the BM25 score of a chunk of average length containing each term once."""
+    n = max(int(bm25.corpus_size), 1)
+    unseen = math.log((n + 0.5) / 0.5)
+    return sum(max(float(bm25.idf.get(t, unseen)), 0.0) for t in tokens) or 1.0
+
+
+def score_fuse(
+    scores: dict[str, dict[str, float]], weights: dict[str, float]
+) -> dict[str, float]:
+    """Weighted sum of cosine similarity and IDF-normalised BM25 (0 where BM25 matched
+    nothing)."""
+    return {
+        key: weights["dense"] * s.get("dense", 0.0) + weights["bm25"] * s.get("bm25_norm", 0.0)
+        for key, s in scores.items()
+    }
+
+
+def rrf_fuse(
+    rankings: dict[str, list[str]], weights: dict[str, float], rrf_k: int = 60
+) -> dict[str, float]:
+    """Weighted reciprocal-rank fusion of ranked id lists."""
+    fused: dict[str, float] = {}
+    for name, ids in rankings.items():
+        for rank, key in enumerate(ids):
+            fused[key] = fused.get(key, 0.0) + weights[name] / (rrf_k + rank + 1)
+    return fused
 
 
 def _source_filter(sources: list[str] | None) -> dict[str, Any] | None:

@@ -1,30 +1,59 @@
 """Turn failures of the model service into one clear message that names the setting to check.
 
-Retries with backoff happen inside the `openai` client (`CHATBOT_MAX_RETRIES`, bounded by
-`CHATBOT_REQUEST_TIMEOUT`); what reaches this module has already been retried.
+Retries with backoff happen inside the `openai` client (`CHATBOT_MAX_RETRIES` retries of 408, 409,
+429, 5xx, timeouts and connection errors; `Retry-After` is honoured), each attempt bounded by
+`CHATBOT_REQUEST_TIMEOUT`; what reaches this module has already been retried. Callers wrap every
+model call in `model_errors(settings)` so the CLI and the app see one `ModelServiceError`, never a
+raw openai / httpx / JSON exception.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from langchain_core.embeddings import Embeddings
+
 from chatbot.config import Settings
+
+Role = Literal["chat", "embeddings"]
 
 
 class ModelServiceError(RuntimeError):
     """The model service failed; the message is safe to show (it never contains the key)."""
 
 
-def explain(exc: BaseException, settings: Settings) -> ModelServiceError:
-    import openai
+def _where(settings: Settings) -> str:
+    """The server to name in messages, without any user:password part of the URL."""
+    if settings.openai_base_url:
+        parts = urlsplit(settings.openai_base_url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((parts.scheme, netloc, parts.path, "", "")) or "the model server"
+    return "the embedded model server" if settings.llm_provider == "local" else "api.openai.com"
 
-    where = settings.openai_base_url or (
-        "the embedded model server" if settings.llm_provider == "local" else "api.openai.com"
-    )
-    if isinstance(exc, openai.AuthenticationError):
+
+def explain(exc: BaseException, settings: Settings, role: Role = "chat") -> ModelServiceError:
+    """One line saying what failed and which setting to check; never the exception's own text,
+    which can quote request details (servers have been known to echo the key)."""
+    import openai
+    from langchain_core.exceptions import ContextOverflowError
+
+    where = _where(settings)
+    model = settings.chat_model if role == "chat" else settings.embedding_model
+    model_setting = "CHATBOT_CHAT_MODEL" if role == "chat" else "CHATBOT_EMBEDDING_MODEL"
+    if isinstance(exc, ContextOverflowError):
+        message = (
+            f"the prompt is too long for model {model!r}; lower CHATBOT_K or CHATBOT_CHUNK_SIZE"
+        )
+    elif isinstance(exc, openai.AuthenticationError):
         message = f"{where} rejected the API key; check OPENAI_API_KEY"
     elif isinstance(exc, openai.PermissionDeniedError):
-        message = f"{where} refused access to model {settings.chat_model!r}; check CHATBOT_CHAT_MODEL"
+        message = f"{where} refused access to model {model!r}; check {model_setting}"
     elif isinstance(exc, openai.NotFoundError):
-        message = f"{where} has no model {settings.chat_model!r}; check CHATBOT_CHAT_MODEL"
+        message = f"{where} has no model {model!r}; check {model_setting} and OPENAI_BASE_URL"
     elif isinstance(exc, openai.RateLimitError):
         message = (
             f"{where} is rate limiting requests (still after {settings.max_retries} retries); "
@@ -32,17 +61,54 @@ def explain(exc: BaseException, settings: Settings) -> ModelServiceError:
         )
     elif isinstance(exc, openai.APITimeoutError):
         message = (
-            f"{where} did not answer within {settings.request_timeout:g} s; "
-            "raise CHATBOT_REQUEST_TIMEOUT or check the server"
+            f"{where} did not answer within {settings.request_timeout:g} s "
+            f"({settings.max_retries} retries); raise CHATBOT_REQUEST_TIMEOUT or check the server"
         )
     elif isinstance(exc, openai.APIConnectionError):
-        message = f"cannot connect to {where}; check OPENAI_BASE_URL and that the server runs"
+        message = (
+            f"lost or could not open the connection to {where}; check OPENAI_BASE_URL and "
+            "that the server runs"
+        )
     elif isinstance(exc, openai.InternalServerError):
         message = f"{where} had a server error (still after {settings.max_retries} retries)"
+    elif isinstance(exc, openai.BadRequestError):
+        message = f"{where} rejected the request (HTTP 400) for model {model!r}"
     elif isinstance(exc, openai.APIStatusError):
         message = f"{where} answered HTTP {exc.status_code}; check OPENAI_BASE_URL"
     elif isinstance(exc, openai.APIResponseValidationError | ValueError):
         message = f"{where} sent a malformed response; check OPENAI_BASE_URL"
+    elif isinstance(exc, openai.APIError):
+        message = f"{where} reported an error while answering; try again"
     else:
         message = f"the model service failed: {type(exc).__name__}"
+    if role == "embeddings":
+        message = f"embedding: {message}"
     return ModelServiceError(message)
+
+
+@contextlib.contextmanager
+def model_errors(settings: Settings, role: Role = "chat") -> Iterator[None]:
+    """Re-raise anything a model call raises as one `ModelServiceError` (cause kept for debug)."""
+    try:
+        yield
+    except ModelServiceError:
+        raise
+    except Exception as exc:
+        raise explain(exc, settings, role) from exc
+
+
+class GuardedEmbeddings(Embeddings):
+    """Remote embeddings whose failures arrive as `ModelServiceError`, wherever they are called
+    from (ingestion, the query side of retrieval, the app)."""
+
+    def __init__(self, inner: Embeddings, settings: Settings) -> None:
+        self.inner = inner
+        self.settings = settings
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        with model_errors(self.settings, "embeddings"):
+            return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        with model_errors(self.settings, "embeddings"):
+            return self.inner.embed_query(text)

@@ -1,23 +1,32 @@
 """Text -> chunks that keep exact character offsets into the document text.
 
 Chunks are packed from whole sentences inside paragraphs; headings, page breaks and repeated
-boilerplate paragraphs are hard boundaries, so a chunk is always one contiguous span
-`document[start:end]` and never cuts a sentence unless that sentence alone exceeds the size.
+boilerplate (paragraphs repeated in a document, running headers/footers of PDF pages) are hard
+boundaries, so a chunk is always one contiguous span `document[start:end]` that contains no
+boilerplate and never cuts a sentence unless that sentence alone exceeds the size.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from chatbot.models import Chunk
 
-_PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\n[ \t]*\n|\Z)", re.S)
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_HEADING = re.compile(r"^#{1,6}\s")
+_PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\s*\n[ \t]*\n|\s*\Z)", re.S)
+_UPPER = "A-Z0-9À-ÖØ-ÞĀ-ſΑ-ΩА-Я"
+_SENTENCE_END = re.compile(
+    rf"(?<=[.!?…])[\"'”’»)\]]*\s+(?=[\"'“‘«(\[¿¡]?[{_UPPER}])"  # Latin-style: ". Next"
+    r"|(?<=[。！？])[」』”）]*\s*(?=\S)"  # CJK full stops need no space after them
+)
+_HEADING = re.compile(r"#{1,6}\s")
+_HEADING_LINE = re.compile(r"^#{1,6}[ \t].*$", re.M)
+_LINE = re.compile(r"[^\n]+")
 _WS = re.compile(r"\s+")
+_DIGITS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -26,8 +35,31 @@ class Span:
     end: int
 
 
-def paragraphs(text: str) -> list[Span]:
-    return [Span(m.start(), m.end()) for m in _PARAGRAPH.finditer(text)]
+def _trimmed(text: str, start: int, end: int) -> Span | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end) if start < end else None
+
+
+def paragraphs(text: str, markdown: bool = False) -> list[Span]:
+    """Blank-line separated blocks; in markdown every heading line is a block of its own."""
+    spans = [Span(m.start(), m.end()) for m in _PARAGRAPH.finditer(text)]
+    if not markdown:
+        return spans
+    out: list[Span] = []
+    for span in spans:
+        begin = span.start
+        for match in _HEADING_LINE.finditer(text, span.start, span.end):
+            for piece in (_trimmed(text, begin, match.start()), Span(match.start(), match.end())):
+                if piece:
+                    out.append(piece)
+            begin = match.end()
+        rest = _trimmed(text, begin, span.end)
+        if rest:
+            out.append(rest)
+    return out
 
 
 def sentences(text: str, span: Span) -> list[Span]:
@@ -36,11 +68,14 @@ def sentences(text: str, span: Span) -> list[Span]:
     out: list[Span] = []
     begin = span.start
     for match in _SENTENCE_END.finditer(text, span.start, span.end):
-        out.append(Span(begin, match.start() + len(match.group(0).rstrip())))
+        piece = _trimmed(text, begin, match.start() + len(match.group(0).rstrip()))
+        if piece:
+            out.append(piece)
         begin = match.end()
-    if begin < span.end:
-        out.append(Span(begin, span.end))
-    return [s for s in out if text[s.start : s.end].strip()]
+    rest = _trimmed(text, begin, span.end)
+    if rest:
+        out.append(rest)
+    return out
 
 
 def _normal(text: str) -> str:
@@ -49,23 +84,75 @@ def _normal(text: str) -> str:
 
 def boilerplate_paragraphs(text: str, spans: Sequence[Span], min_chars: int = 20) -> set[int]:
     """Indexes of paragraphs whose text repeats in the document (subscribe banners and such)."""
-    counts = Counter(_normal(text[s.start : s.end]) for s in spans)
-    return {
-        i
-        for i, s in enumerate(spans)
-        if counts[_normal(text[s.start : s.end])] > 1 and len(text[s.start : s.end]) >= min_chars
+    keys = [_normal(text[s.start : s.end]) for s in spans]
+    counts = Counter(keys)
+    return {i for i, key in enumerate(keys) if counts[key] > 1 and len(key) >= min_chars}
+
+
+def page_furniture(text: str, page_starts: Sequence[int], edge_lines: int = 2) -> list[Span]:
+    """Running headers and footers: lines among the first or last `edge_lines` of a page that
+    recur (digits ignored, so "Page 3" matches "Page 4") on at least 30% of pages, and at least
+    two."""
+    if len(page_starts) < 2:
+        return []
+    bounds = [*page_starts[1:], len(text) + 2]
+    edges: list[list[Span]] = []
+    for start, next_start in zip(page_starts, bounds, strict=True):
+        lines = [Span(m.start(), m.end()) for m in _LINE.finditer(text, start, next_start - 2)]
+        if len(lines) > 2 * edge_lines:
+            lines = lines[:edge_lines] + lines[-edge_lines:]
+        edges.append(lines)
+
+    def key(span: Span) -> str:
+        return _DIGITS.sub("#", _normal(text[span.start : span.end]))
+
+    pages_with = Counter(k for lines in edges for k in {key(s) for s in lines})
+    needed = max(2, round(0.3 * len(page_starts)))
+    common = {
+        k for k, n in pages_with.items() if n >= needed and (len(k.strip("# ")) >= 3 or k == "#")
     }
+    return [s for lines in edges for s in lines if key(s) in common]
+
+
+def _blocks(text: str, markdown: bool, page_starts: Sequence[int]) -> Iterator[Span | None]:
+    """Paragraphs in order, cut around boilerplate; None marks where boilerplate was dropped."""
+    spans = paragraphs(text, markdown)
+    skip = boilerplate_paragraphs(text, spans)
+    furniture = sorted(page_furniture(text, page_starts), key=lambda s: s.start)
+    cut_starts = [s.start for s in furniture]
+    for i, para in enumerate(spans):
+        if i in skip:
+            yield None
+            continue
+        begin = para.start
+        for j in range(bisect_left(cut_starts, para.start), len(furniture)):
+            cut = furniture[j]
+            if cut.start >= para.end:
+                break
+            piece = _trimmed(text, begin, cut.start)
+            if piece:
+                yield piece
+            yield None
+            begin = cut.end
+        piece = _trimmed(text, begin, para.end)
+        if piece:
+            yield piece
 
 
 def _split_long(text: str, span: Span, size: int) -> list[Span]:
-    """Cut an over-long sentence at word boundaries into pieces of at most `size` characters."""
+    """Cut an over-long sentence into pieces of at most `size` characters, preferring line
+    breaks in the second half of a window, then spaces, then a hard cut."""
     pieces: list[Span] = []
     begin = span.start
     while span.end - begin > size:
-        cut = text.rfind(" ", begin + 1, begin + size)
+        cut = text.rfind("\n", begin + size // 2, begin + size)
+        if cut <= begin:
+            cut = text.rfind(" ", begin + 1, begin + size)
         if cut <= begin:
             cut = begin + size
-        pieces.append(Span(begin, cut))
+        piece = _trimmed(text, begin, cut)
+        if piece:
+            pieces.append(piece)
         begin = cut
         while begin < span.end and text[begin].isspace():
             begin += 1
@@ -74,23 +161,26 @@ def _split_long(text: str, span: Span, size: int) -> list[Span]:
     return pieces
 
 
-def _groups(text: str, breaks: Sequence[int], markdown: bool) -> list[list[Span]]:
-    """Runs of sentence units that may share a chunk; boilerplate and headings end a run."""
-    spans = paragraphs(text)
-    skip = boilerplate_paragraphs(text, spans)
+def _groups(text: str, page_starts: Sequence[int], markdown: bool) -> list[list[Span]]:
+    """Runs of sentence units that may share a chunk; boilerplate, page breaks and headings
+    end a run (a heading directly after another heading stays with it)."""
+    breaks = sorted(page_starts[1:])
     groups: list[list[Span]] = [[]]
-    break_points = sorted(breaks)
-    for i, para in enumerate(spans):
-        crosses_page = any(
-            groups[-1] and groups[-1][-1].end <= b <= para.start for b in break_points
-        )
-        if i in skip:
+    heading_only = False
+    for block in _blocks(text, markdown, page_starts):
+        if block is None:
             groups.append([])
             continue
-        is_heading = markdown and _HEADING.match(text, para.start) is not None
-        if is_heading or crosses_page:
+        current = groups[-1]
+        crosses_page = False
+        if current:
+            i = bisect_left(breaks, current[-1].end)
+            crosses_page = i < len(breaks) and breaks[i] <= block.start
+        is_heading = markdown and _HEADING.match(text, block.start) is not None
+        if crosses_page or (is_heading and current and not heading_only):
             groups.append([])
-        groups[-1].extend(sentences(text, para))
+        heading_only = is_heading and (not groups[-1] or heading_only)
+        groups[-1].extend(sentences(text, block))
     return [g for g in groups if g]
 
 
@@ -108,7 +198,8 @@ def split_text(
     `page_starts[i]` is the offset where page i+1 begins; chunks never cross a page break.
     """
     chunks: list[Chunk] = []
-    for group in _groups(text, page_starts[1:], markdown):
+    starts = sorted(page_starts)
+    for group in _groups(text, starts, markdown):
         units: list[Span] = []
         for unit in group:
             units.extend(_split_long(text, unit, chunk_size))
@@ -118,9 +209,7 @@ def split_text(
             while last + 1 < len(units) and units[last + 1].end - units[first].start <= chunk_size:
                 last += 1
             start, end = units[first].start, units[last].end
-            page = None
-            if page_starts:
-                page = sum(1 for p in page_starts if p <= start)
+            page = bisect_right(starts, start) if starts else None
             chunks.append(Chunk(source, text[start:end], start, end, len(chunks), page))
             if last + 1 >= len(units):
                 break

@@ -1,0 +1,115 @@
+"""Chat page: streamed answers with numbered citations whose passages show the supporting text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+from chatbot.answer import AnswerError, stream_answer
+from chatbot.app import app_state, views
+from chatbot.models import Answer, Citation
+from chatbot.pipeline import Pipeline
+
+
+class _Tokens:
+    """Feeds `st.write_stream` the text tokens and keeps the final `Answer` aside."""
+
+    def __init__(self, items: Iterable[str | Answer]) -> None:
+        self.items = items
+        self.answer: Answer | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self.items:
+            if isinstance(item, Answer):
+                self.answer = item
+            else:
+                yield item
+
+
+def render_citations(citations: Sequence[Citation]) -> None:
+    for citation in citations:
+        with st.expander(views.citation_label(citation)):
+            st.caption(f"{views.md_escape(citation.source)} · {views.location(citation)}")
+            st.html(views.passage_html(citation))
+
+
+def render_answer(answer: Answer) -> None:
+    """An answer as kept in the history: body, flags, citations and the timing caption."""
+    if answer.abstained:
+        st.warning("No answer found in the documents.", icon=":material/search_off:")
+    st.html(views.answer_html(answer))
+    flagged = views.unsupported(answer)
+    if flagged:
+        st.warning(
+            f"{len(flagged)} sentence(s) are not supported by the cited passages "
+            "(highlighted above); check them before relying on them.",
+            icon=":material/warning:",
+        )
+    render_citations(answer.citations)
+    st.caption(views.caption(answer))
+    if answer.abstained and answer.notes:
+        st.caption(views.md_escape("; ".join(answer.notes)))
+
+
+def render(pipeline: Pipeline, banner: DeltaGenerator, shown: str | None = None) -> None:
+    """The conversation so far, then the input; `banner` is the slot at the top of the page
+    for service problems (`shown` is the one already in it, if any)."""
+    st.title("Chat with your documents")
+    if pipeline.index.count() == 0:
+        st.info("The index is empty: add files on the **Documents** page first.")
+    for answer in app_state.answers():
+        with st.chat_message("user"):
+            st.markdown(views.md_escape(answer.question))
+        with st.chat_message("assistant"):
+            render_answer(answer)
+    question = st.chat_input("Ask a question about your documents")
+    if not question:
+        return
+    with st.chat_message("user"):
+        st.markdown(views.md_escape(question))
+    with st.chat_message("assistant"):
+        _answer(pipeline, question, banner, shown)
+
+
+def _answer(
+    pipeline: Pipeline, question: str, banner: DeltaGenerator, shown: str | None
+) -> None:
+    settings = pipeline.settings
+    placeholder = st.empty()
+    try:
+        session = app_state.for_session(pipeline, st.session_state["retriever"])
+        tokens = _Tokens(
+            stream_answer(session, question, st.session_state["history"], k=st.session_state["k"])
+        )
+        with placeholder.container():
+            st.write_stream(tokens)
+    except AnswerError as exc:
+        placeholder.error(str(exc))
+        return
+    except Exception as exc:
+        problem = app_state.service_problem(exc, settings)
+        if problem is None:
+            raise
+        st.session_state["service_error"] = problem
+        placeholder.error(f"The question was not answered: {problem}")
+        if shown is None:  # one banner is enough; the failed turn shows the details
+            with banner:
+                show_service_banner(problem)
+        return
+    if tokens.answer is None:  # stream_answer always ends with an Answer
+        placeholder.error("the answer stage ended without an answer")
+        return
+    app_state.record(tokens.answer)
+    with placeholder.container():
+        render_answer(tokens.answer)
+
+
+def show_service_banner(problem: str) -> None:
+    st.error(
+        f"**The model service is unavailable:** {views.md_escape(problem.rstrip('.'))}.  \n"
+        "Your conversation is kept. Fix the setting in `.env` (or in the environment, then "
+        "restart `chatbot ui`) and ask again.",
+        icon=":material/error:",
+    )

@@ -1,0 +1,133 @@
+"""Documents page: upload and ingest files, list indexed sources, delete them, re-index."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+
+from chatbot.app import views
+from chatbot.app.uploads import UPLOAD_TYPES, Upload, save_uploads
+from chatbot.index import IngestReport, source_name
+from chatbot.pipeline import Pipeline
+
+STAGES = {"files": "Reading files", "embed": "Embedding chunks"}
+
+
+def uploads_dir(pipeline: Pipeline) -> Path:
+    return pipeline.settings.data_dir / "uploads"
+
+
+def _progress_bar() -> Callable[[str, int, int], None]:
+    bar = st.progress(0.0, text="Starting…")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        fraction = done / total if total else 1.0
+        bar.progress(min(fraction, 1.0), text=f"{STAGES.get(stage, stage)}: {done}/{total}")
+
+    return progress
+
+
+def _delete(pipeline: Pipeline, source: str) -> None:
+    """Button callback: drop a source from the index (and its uploaded copy, if any)."""
+    try:
+        deleted = pipeline.index.remove(source)
+    except KeyError:
+        st.session_state["flash"] = f"{source} was already removed"
+        return
+    path = Path(source)
+    if path.resolve().parent == uploads_dir(pipeline).resolve():
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    st.session_state["flash"] = f"Removed {source} ({deleted} chunks)"
+
+
+def render(pipeline: Pipeline) -> None:
+    st.title("Documents")
+    flash = st.session_state.pop("flash", None)
+    if flash:
+        st.success(views.md_escape(flash))
+    _upload_section(pipeline)
+    _report_section()
+    _sources_section(pipeline)
+
+
+def _upload_section(pipeline: Pipeline) -> None:
+    settings = pipeline.settings
+    limit_mb = settings.max_file_mb
+    files = st.file_uploader(
+        f"Add files ({', '.join('.' + t for t in UPLOAD_TYPES)}; up to {limit_mb:g} MiB each)",
+        type=list(UPLOAD_TYPES),
+        accept_multiple_files=True,
+        max_upload_size=max(1, math.ceil(limit_mb)),
+        key=f"uploader-{st.session_state['uploader_generation']}",
+    )
+    if not st.button("Upload and index", type="primary", disabled=not files):
+        return
+    uploads = [Upload(f.name, f.getvalue()) for f in files or []]
+    saved, rejected = save_uploads(uploads, uploads_dir(pipeline), int(limit_mb * 2**20))
+    report = pipeline.index.ingest(saved, progress=_progress_bar()) if saved else IngestReport()
+    report.files[:0] = rejected
+    _discard_skipped(saved, report)
+    st.session_state["ingest_report"] = report
+    st.session_state["uploader_generation"] += 1
+    st.rerun()
+
+
+def _discard_skipped(saved: list[Path], report: IngestReport) -> None:
+    """Uploads that could not be ingested are not kept (a re-index would only skip them again)."""
+    skipped = {f.source for f in report.files if f.status == "skipped"}
+    for path in saved:
+        if source_name(path) in skipped:
+            path.unlink(missing_ok=True)
+
+
+def _report_section() -> None:
+    report: IngestReport | None = st.session_state.get("ingest_report")
+    if report is None:
+        return
+    st.subheader("Last ingestion")
+    st.caption(report.summary())
+    for item in report.files:
+        if item.status == "skipped":
+            name, reason = views.md_escape(item.source), views.md_escape(item.reason)
+            st.warning(f"Skipped **{name}**: {reason}")
+    st.dataframe(
+        [
+            {"file": f.source, "status": f.status, "chunks": f.chunks, "reason": f.reason}
+            for f in report.files
+        ],
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def _sources_section(pipeline: Pipeline) -> None:
+    st.subheader("Indexed sources")
+    rows = pipeline.index.sources()
+    if not rows:
+        st.info("No documents indexed yet.")
+        return
+    st.caption(f"{len(rows)} source(s), {sum(r['chunks'] for r in rows)} chunks")
+    for row in rows:
+        name, info, action = st.columns([6, 3, 1], vertical_alignment="center")
+        name.markdown(f"**{views.md_escape(row['source'])}**")
+        info.caption(
+            f"{row['chunks']} chunks · {row['characters']} characters · {row['indexed_at']}"
+        )
+        action.button(
+            "Delete",
+            key=f"delete:{row['source']}",
+            on_click=_delete,
+            args=(pipeline, row["source"]),
+            help=f"Remove {row['source']} from the index",
+        )
+    prune = st.checkbox("Also remove sources whose files are gone", value=False)
+    if st.button("Re-index all sources"):
+        paths = [Path(r["source"]) for r in rows]
+        report = pipeline.index.ingest(paths, prune=prune, progress=_progress_bar())
+        st.session_state["ingest_report"] = report
+        st.rerun()

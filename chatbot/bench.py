@@ -1,0 +1,491 @@
+"""Retrieval and answer metrics on a public corpus/questions JSONL benchmark, beside a baseline.
+
+The corpus is ingested into a throwaway collection (one file per passage, named after the passage
+id, so every chunk's source leads back to its passage) and each question is asked of every
+retriever. Recall counts distinct passages, so a passage split into several chunks is not counted
+twice. The baseline is the plain LangChain quick-start pipeline (1000/200 character splitter,
+dense top-k, same embeddings) in its own throwaway Chroma collection, so numbers can be compared
+on the same data and the same machine. Answers (optional, slow with the embedded model) are
+scored with SQuAD's answer normalisation.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import string
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from chatbot.config import Settings
+from chatbot.pipeline import Pipeline
+
+#: Called as progress(stage, done, total).
+ProgressFn = Callable[[str, int, int], None]
+#: Retrievers of `--retriever all`; "hybrid_rrf" is plain reciprocal-rank fusion, for reference.
+ALL_RETRIEVERS = ("hybrid", "dense", "bm25", "hybrid_rrf")
+BASELINE_CHUNK_SIZE = 1000
+BASELINE_CHUNK_OVERLAP = 200
+#: Chunks fetched per question for each k distinct passages wanted.
+CHUNKS_PER_PASSAGE = 4
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
+_Row = TypeVar("_Row", bound=BaseModel)
+
+
+class BenchError(ValueError):
+    """The benchmark files are missing or malformed; the message names file, line and field."""
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    return None
+
+
+# --- input files ------------------------------------------------------------------------------
+class CorpusRow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1)
+    title: str = ""
+    text: str = Field(min_length=1)
+
+
+class QuestionRow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(min_length=1)
+    question: str = Field(min_length=1)
+    answers: list[str] = Field(default_factory=list)
+    gold_passage_ids: list[str] = Field(default_factory=list)
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.gold_passage_ids)
+
+
+def _read_jsonl(path: Path, model: type[_Row]) -> list[_Row]:
+    import json
+
+    if not path.is_file():
+        raise BenchError(f"{path}: no such file")
+    rows: list[_Row] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(model.model_validate(json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise BenchError(f"{path}:{number}: not JSON ({exc.msg})") from None
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(map(str, first["loc"])) or "row"
+                raise BenchError(f"{path}:{number}: {where}: {first['msg']}") from None
+    if not rows:
+        raise BenchError(f"{path}: no rows")
+    return rows
+
+
+def load_corpus(path: Path) -> list[CorpusRow]:
+    rows = _read_jsonl(path, CorpusRow)
+    seen: set[str] = set()
+    for row in rows:
+        if row.id in seen:
+            raise BenchError(f"{path}: duplicate passage id {row.id!r}")
+        seen.add(row.id)
+    return rows
+
+
+def load_questions(path: Path, corpus: Sequence[CorpusRow] | None = None) -> list[QuestionRow]:
+    rows = _read_jsonl(path, QuestionRow)
+    if corpus is not None:
+        known = {row.id for row in corpus}
+        for row in rows:
+            unknown = [g for g in row.gold_passage_ids if g not in known]
+            if unknown:
+                raise BenchError(
+                    f"{path}: question {row.id!r} names unknown gold passage {unknown[0]!r}"
+                )
+    return rows
+
+
+# --- metrics -----------------------------------------------------------------------------------
+def distinct(ids: Iterable[str]) -> list[str]:
+    """Ids in order of first appearance (a passage's best chunk decides its rank)."""
+    return list(dict.fromkeys(ids))
+
+
+def first_hit(ranked: Sequence[str], gold: Iterable[str]) -> int | None:
+    """0-based rank of the first gold passage, or None."""
+    wanted = set(gold)
+    return next((i for i, pid in enumerate(ranked) if pid in wanted), None)
+
+
+def recall_at(ranked: Sequence[str], gold: Iterable[str], k: int) -> float:
+    """1.0 when some gold passage is among the top k distinct passages."""
+    hit = first_hit(ranked, gold)
+    return 1.0 if hit is not None and hit < k else 0.0
+
+
+def all_gold_at(ranked: Sequence[str], gold: Iterable[str], k: int) -> float:
+    """1.0 when every gold passage is among the top k."""
+    return 1.0 if set(gold) <= set(ranked[:k]) else 0.0
+
+
+def reciprocal_rank(ranked: Sequence[str], gold: Iterable[str], k: int) -> float:
+    hit = first_hit(ranked, gold)
+    return 1.0 / (hit + 1) if hit is not None and hit < k else 0.0
+
+
+def retrieval_metrics(runs: Sequence[tuple[Sequence[str], Sequence[str]]]) -> dict[str, Any]:
+    """Mean recall@1/5/10, MRR@10 and all-gold@10 (multi-gold questions only) over
+    (ranked passage ids, gold ids) pairs of answerable questions."""
+    multi = [(ranked, gold) for ranked, gold in runs if len(set(gold)) > 1]
+
+    def mean(values: Iterable[float]) -> float | None:
+        items = list(values)
+        return round(sum(items) / len(items), 4) if items else None
+
+    return {
+        "recall@1": mean(recall_at(r, g, 1) for r, g in runs),
+        "recall@5": mean(recall_at(r, g, 5) for r, g in runs),
+        "recall@10": mean(recall_at(r, g, 10) for r, g in runs),
+        "all_gold@10": mean(all_gold_at(r, g, 10) for r, g in multi),
+        "mrr@10": mean(reciprocal_rank(r, g, 10) for r, g in runs),
+        "n": len(runs),
+        "n_multi_gold": len(multi),
+    }
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD's normalisation: lowercase, drop punctuation and articles, squeeze whitespace."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def answer_match(answer: str, golds: Iterable[str]) -> bool:
+    """Some gold answer appears in the answer, both normalised (SQuAD style)."""
+    normalized = f" {normalize_answer(answer)} "
+    return any(
+        f" {normalize_answer(g)} " in normalized for g in golds if normalize_answer(g)
+    )
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (as numpy's default); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass
+class AnswerRecord:
+    """One benchmark question's answer, reduced to what the metrics need."""
+
+    id: str
+    question: str
+    gold: list[str]
+    answers: list[str]
+    answer: str
+    abstained: bool
+    #: For each citation: (passage id, citation text).
+    citations: list[tuple[str, str]] = field(default_factory=list)
+    first_token_s: float | None = None
+    total_s: float = 0.0
+
+    @property
+    def matched(self) -> bool:
+        return not self.abstained and answer_match(self.answer, self.answers)
+
+    def good_citations(self) -> int:
+        return sum(
+            1
+            for pid, text in self.citations
+            if pid in self.gold or answer_match(text, self.answers)
+        )
+
+
+def answer_metrics(records: Sequence[AnswerRecord]) -> dict[str, Any]:
+    """Answer match and citation precision over answerable questions; abstention precision and
+    recall over all (a correct abstention is one on a question without gold passages)."""
+    answerable = [r for r in records if r.gold]
+    citations = sum(len(r.citations) for r in answerable)
+    abstained = [r for r in records if r.abstained]
+    unanswerable = [r for r in records if not r.gold]
+    ttft = [r.first_token_s for r in records if r.first_token_s is not None]
+    total = [r.total_s for r in records]
+
+    def ratio(num: int, den: int) -> float | None:
+        return round(num / den, 4) if den else None
+
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 3)
+
+    return {
+        "n": len(records),
+        "n_answerable": len(answerable),
+        "n_unanswerable": len(unanswerable),
+        "answer_match": ratio(sum(r.matched for r in answerable), len(answerable)),
+        "citation_precision": ratio(sum(r.good_citations() for r in answerable), citations),
+        "citations": citations,
+        "abstention_precision": ratio(sum(not r.gold for r in abstained), len(abstained)),
+        "abstention_recall": ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
+        "abstained": len(abstained),
+        "ttft_median_s": rounded(statistics.median(ttft) if ttft else None),
+        "ttft_p90_s": rounded(percentile(ttft, 90)),
+        "total_median_s": rounded(statistics.median(total) if total else None),
+        "total_p90_s": rounded(percentile(total, 90)),
+    }
+
+
+# --- running -----------------------------------------------------------------------------------
+def write_corpus(rows: Sequence[CorpusRow], folder: Path) -> dict[str, str]:
+    """One .txt file per passage (its text only); returns source name -> passage id."""
+    from chatbot.index import source_name
+
+    mapping: dict[str, str] = {}
+    for number, row in enumerate(rows):
+        stem = row.id if _SAFE_ID.match(row.id) else f"passage-{number:06d}"
+        path = folder / f"{stem}.txt"
+        path.write_text(row.text, encoding="utf-8")
+        mapping[source_name(path)] = row.id
+    return mapping
+
+
+def _ranked_passages(
+    retriever: Any,
+    mapping: dict[str, str],
+    question: str,
+    mode: str,
+    k: int,
+) -> list[str]:
+    passages = retriever.retrieve(question, k * CHUNKS_PER_PASSAGE, mode)
+    return distinct(mapping.get(p.source, p.source) for p in passages)[:k]
+
+
+def run_retrieval(
+    pipeline: Pipeline,
+    mapping: dict[str, str],
+    questions: Sequence[QuestionRow],
+    retrievers: Sequence[str],
+    k: int,
+    progress: ProgressFn = _noop,
+) -> dict[str, dict[str, Any]]:
+    """Metrics per retriever over the answerable questions."""
+    from chatbot.retrieve import Retriever
+
+    answerable = [q for q in questions if q.answerable]
+    results: dict[str, dict[str, Any]] = {}
+    for name in retrievers:
+        if name == "hybrid_rrf":
+            plain = {"dense": 1.0, "bm25": 1.0}
+            retriever, mode = Retriever(pipeline.index, "rrf", plain), "hybrid"
+        else:
+            retriever, mode = pipeline.retriever, name
+        runs = []
+        started = time.perf_counter()
+        for done, q in enumerate(answerable):
+            progress(name, done, len(answerable))
+            ranked = _ranked_passages(retriever, mapping, q.question, mode, k)
+            runs.append((ranked, q.gold_passage_ids))
+        progress(name, len(answerable), len(answerable))
+        results[name] = retrieval_metrics(runs)
+        results[name]["seconds"] = round(time.perf_counter() - started, 2)
+    return results
+
+
+def run_baseline(
+    pipeline: Pipeline,
+    corpus: Sequence[CorpusRow],
+    questions: Sequence[QuestionRow],
+    k: int,
+    progress: ProgressFn = _noop,
+) -> dict[str, Any]:
+    """LangChain's quick-start: 1000/200 character splitter, dense top-k, same embeddings."""
+    from langchain_chroma import Chroma
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=BASELINE_CHUNK_SIZE, chunk_overlap=BASELINE_CHUNK_OVERLAP
+    )
+    docs = splitter.create_documents(
+        [row.text for row in corpus], metadatas=[{"passage_id": row.id} for row in corpus]
+    )
+    name = f"bench-base-{uuid.uuid4().hex[:12]}"
+    client = pipeline.index.client
+    store = Chroma(collection_name=name, embedding_function=pipeline.embeddings, client=client)
+    started = time.perf_counter()
+    try:
+        step = pipeline.settings.embed_batch_size
+        for begin in range(0, len(docs), step):
+            progress("baseline index", begin, len(docs))
+            store.add_documents(docs[begin : begin + step])
+        progress("baseline index", len(docs), len(docs))
+        answerable = [q for q in questions if q.answerable]
+        runs = []
+        for done, q in enumerate(answerable):
+            progress("baseline", done, len(answerable))
+            hits = store.similarity_search(q.question, k=k * CHUNKS_PER_PASSAGE)
+            ranked = distinct(str(d.metadata["passage_id"]) for d in hits)[:k]
+            runs.append((ranked, q.gold_passage_ids))
+        progress("baseline", len(answerable), len(answerable))
+    finally:
+        with suppress(Exception):
+            client.delete_collection(name)
+    metrics = retrieval_metrics(runs)
+    metrics["chunks"] = len(docs)
+    metrics["seconds"] = round(time.perf_counter() - started, 2)
+    return metrics
+
+
+def run_answers(
+    pipeline: Pipeline,
+    mapping: dict[str, str],
+    questions: Sequence[QuestionRow],
+    progress: ProgressFn = _noop,
+) -> list[AnswerRecord]:
+    from chatbot.answer import ask
+
+    records = []
+    for done, q in enumerate(questions):
+        progress("answers", done, len(questions))
+        answer = ask(pipeline, q.question)
+        records.append(
+            AnswerRecord(
+                id=q.id,
+                question=q.question,
+                gold=list(q.gold_passage_ids),
+                answers=list(q.answers),
+                answer=answer.answer,
+                abstained=answer.abstained,
+                citations=[(mapping.get(c.source, c.source), c.text) for c in answer.citations],
+                first_token_s=answer.timings.get("first_token_s"),
+                total_s=float(answer.timings.get("total_s") or 0.0),
+            )
+        )
+    progress("answers", len(questions), len(questions))
+    return records
+
+
+def settings_report(settings: Settings, pipeline: Pipeline | None = None) -> dict[str, Any]:
+    """The settings that shape results (no secrets, no per-machine paths)."""
+    data = settings.model_dump(
+        mode="json", exclude={"openai_api_key", "fake_llm_replies", "data_dir", "collection"}
+    )
+    if pipeline is not None:
+        data["fusion"] = pipeline.retriever.fusion
+        data["fusion_weights"] = dict(pipeline.retriever.weights)
+    return data
+
+
+def run_benchmark(
+    settings: Settings,
+    corpus_path: Path,
+    questions_path: Path,
+    *,
+    retrievers: Sequence[str] = ALL_RETRIEVERS,
+    k: int = 10,
+    answers: int = 0,
+    baseline: bool = True,
+    limit: int | None = None,
+    progress: ProgressFn = _noop,
+) -> dict[str, Any]:
+    """Ingest the corpus into a throwaway collection, measure, drop the collection."""
+    from chatbot.evaluate import throwaway_pipeline
+
+    unknown = [r for r in retrievers if r not in ALL_RETRIEVERS]
+    if unknown:
+        raise BenchError(f"unknown retriever {unknown[0]!r}; valid: {', '.join(ALL_RETRIEVERS)}")
+    if not 1 <= k <= 50:
+        raise BenchError(f"k must be between 1 and 50, got {k}")
+    corpus = load_corpus(corpus_path)
+    questions = load_questions(questions_path, corpus)
+    retrieval_questions = questions[:limit] if limit else questions
+    started = time.perf_counter()
+    report: dict[str, Any] = {
+        "corpus": {"path": str(corpus_path), "passages": len(corpus)},
+        "questions": {
+            "path": str(questions_path),
+            "n": len(retrieval_questions),
+            "answerable": sum(q.answerable for q in retrieval_questions),
+        },
+        "k": k,
+    }
+    with throwaway_pipeline(settings, "bench") as pipeline, tempfile.TemporaryDirectory(
+        prefix="chatbot-bench-"
+    ) as tmp:
+        mapping = write_corpus(corpus, Path(tmp))
+        ingest = pipeline.index.ingest(
+            [Path(tmp)],
+            progress=lambda stage, done, total: progress(f"ingest {stage}", done, total),
+        )
+        report["corpus"]["chunks"] = pipeline.index.count()
+        report["corpus"]["ingest_s"] = round(ingest.seconds, 2)
+        retrieval = run_retrieval(
+            pipeline, mapping, retrieval_questions, retrievers, k, progress
+        )
+        if baseline:
+            retrieval["baseline"] = run_baseline(
+                pipeline, corpus, retrieval_questions, k, progress
+            )
+        report["retrieval"] = retrieval
+        if answers > 0:
+            records = run_answers(pipeline, mapping, questions[:answers], progress)
+            report["answers"] = answer_metrics(records)
+            report["answer_details"] = [
+                {
+                    "id": r.id,
+                    "question": r.question,
+                    "answer": r.answer,
+                    "abstained": r.abstained,
+                    "match": r.matched,
+                    "citations": [pid for pid, _ in r.citations],
+                    "gold_passage_ids": r.gold,
+                    "first_token_s": r.first_token_s,
+                    "total_s": r.total_s,
+                }
+                for r in records
+            ]
+        else:
+            report["answers"] = {"n": 0}
+        report["settings"] = settings_report(pipeline.settings, pipeline)
+        report["model"] = {
+            "chat": pipeline.settings.chat_model if answers else None,
+            "embeddings": pipeline.settings.embedding_model,
+        }
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    return report
+
+
+def report_tables(report: dict[str, Any]) -> list[Any]:
+    """Rich tables of the retrieval metrics per retriever and of the answer metrics."""
+    from rich.table import Table
+
+    def fmt(value: Any) -> str:
+        return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
+
+    keys = ("recall@1", "recall@5", "recall@10", "all_gold@10", "mrr@10", "n")
+    retrieval = Table("retriever", *keys, title=f"retrieval (top {report['k']} passages)")
+    for name, metrics in report["retrieval"].items():
+        retrieval.add_row(name, *(fmt(metrics.get(key)) for key in keys))
+    tables = [retrieval]
+    answers = report.get("answers") or {}
+    if answers.get("n"):
+        table = Table("metric", "value", title=f"answers ({answers['n']} questions)")
+        for key, value in answers.items():
+            table.add_row(key, fmt(value))
+        tables.append(table)
+    return tables

@@ -1,0 +1,561 @@
+"""Scripted evaluation suites: YAML cases with assertions, run against a throwaway index.
+
+A suite says which documents to index, which settings to change and what each answer (or
+summary) must satisfy, so a change of model, prompt, chunking or data can be checked with one
+command that exits non-zero when an answer got worse. Reports are JSON (for CI and diffs) and a
+self-contained HTML page (for people).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chatbot.config import Settings
+from chatbot.pipeline import Pipeline
+
+#: Called after each case with (done, total, case report).
+CaseProgress = Callable[[int, int, dict[str, Any]], None]
+#: Settings a suite may not change: where its throwaway index lives is not its business.
+_FIXED_SETTINGS = frozenset({"data_dir", "collection", "chroma_host", "chroma_port"})
+
+
+class SuiteError(ValueError):
+    """The suite file is invalid or cannot run; the message names the case and the field."""
+
+
+# --- schema ------------------------------------------------------------------------------------
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class Expect(BaseModel):
+    """What an answer must satisfy; every key is optional and each one is one check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    contains: list[str] = Field(default_factory=list)
+    contains_any: list[str] = Field(default_factory=list)
+    not_contains: list[str] = Field(default_factory=list)
+    regex: str | None = None
+    cites: bool | None = None
+    cites_source: str | None = None
+    abstains: bool | None = None
+    supported: bool | None = None
+    max_seconds: float | None = Field(default=None, gt=0)
+    min_citations: int | None = Field(default=None, ge=0)
+
+    _to_list = field_validator("contains", "contains_any", "not_contains", mode="before")(
+        _as_list
+    )
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return value
+
+
+class Case(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    task: Literal["ask", "summarize"] = "ask"
+    question: str | None = None
+    #: Bullets asked of a summary case.
+    bullets: int = Field(default=5, ge=1, le=20)
+    expect: Expect = Field(default_factory=Expect)
+
+    @field_validator("question")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class Suite(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    documents: list[str] = Field(default_factory=list)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    cases: list[Case] = Field(min_length=1)
+
+    _to_list = field_validator("documents", mode="before")(_as_list)
+
+
+def _case_label(raw: Any, index: int) -> str:
+    cases = raw.get("cases") if isinstance(raw, dict) else None
+    case = cases[index] if isinstance(cases, list) and index < len(cases) else None
+    case_id = case.get("id") if isinstance(case, dict) else None
+    return f"case {case_id!r} (cases[{index}])" if case_id else f"cases[{index}]"
+
+
+def _explain(path: Path, raw: Any, exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        loc = list(error["loc"])
+        where = "suite"
+        if len(loc) >= 2 and loc[0] == "cases" and isinstance(loc[1], int):
+            where = _case_label(raw, loc[1])
+            loc = loc[2:]
+        field = ".".join(map(str, loc)) or "value"
+        parts.append(f"{where}: field {field}: {error['msg']}")
+    return f"{path}: " + "; ".join(parts)
+
+
+def parse_suite(raw: Any, path: Path) -> Suite:
+    """Validate a loaded YAML document; errors name the case and the field."""
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{path}: a suite is a mapping with name, documents, settings, cases")
+    try:
+        suite = Suite.model_validate(raw)
+    except ValidationError as exc:
+        raise SuiteError(_explain(path, raw, exc)) from None
+    seen: set[str] = set()
+    for index, case in enumerate(suite.cases):
+        label = _case_label(raw, index)
+        if case.id in seen:
+            raise SuiteError(f"{path}: {label}: field id: duplicate id {case.id!r}")
+        seen.add(case.id)
+        if case.task == "ask" and not case.question:
+            raise SuiteError(f"{path}: {label}: field question: required for task ask")
+    for key in suite.settings:
+        if key in _FIXED_SETTINGS:
+            raise SuiteError(f"{path}: field settings.{key}: a suite cannot change {key}")
+        if key not in Settings.model_fields:
+            raise SuiteError(f"{path}: field settings.{key}: unknown setting")
+    return suite
+
+
+def load_suite(path: Path) -> Suite:
+    if not path.is_file():
+        raise SuiteError(f"{path}: no such suite file")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise SuiteError(f"{path}: not valid YAML{where}: {problem}") from None
+    return parse_suite(raw, path)
+
+
+def suite_settings(settings: Settings, suite: Suite, path: Path) -> Settings:
+    """Apply the suite's overrides; an invalid value is a suite error naming the field."""
+    try:
+        return settings.with_overrides(**suite.settings)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(map(str, first["loc"])) or "value"
+        raise SuiteError(f"{path}: field settings.{field}: {first['msg']}") from None
+
+
+def resolve_documents(documents: Sequence[str], suite_path: Path) -> list[Path]:
+    """Relative paths are looked up in the working directory, then in the suite's folder and
+    its parents (so `seeds/` works from the repository root and from the suite's folder)."""
+    bases = [Path.cwd(), suite_path.resolve().parent, *suite_path.resolve().parent.parents]
+    resolved = []
+    for document in documents:
+        path = Path(document).expanduser()
+        candidates = [path] if path.is_absolute() else [base / path for base in bases]
+        found = next((c for c in candidates if c.exists()), None)
+        if found is None:
+            raise SuiteError(f"{suite_path}: field documents: {document!r} not found")
+        resolved.append(found)
+    return resolved
+
+
+# --- throwaway collections ---------------------------------------------------------------------
+@contextlib.contextmanager
+def throwaway_pipeline(settings: Settings, prefix: str) -> Iterator[Pipeline]:
+    """A pipeline on a fresh, uniquely named collection in the same data dir, deleted after."""
+    from chatbot.index import drop_index
+
+    scoped = settings.with_overrides(collection=f"{prefix}-{uuid.uuid4().hex[:12]}")
+    try:
+        yield Pipeline.build(scoped)
+    finally:
+        drop_index(scoped)
+
+
+# --- assertions --------------------------------------------------------------------------------
+def _check(name: str, passed: bool, detail: str) -> dict[str, Any]:
+    return {"name": name, "passed": bool(passed), "detail": detail}
+
+
+def run_checks(expect: Expect, result: dict[str, Any]) -> list[dict[str, Any]]:
+    """One check per key of `expect` against a case result (answer, abstained, citations,
+    sentences, seconds)."""
+    text: str = result["answer"]
+    lowered = text.lower()
+    citations: list[dict[str, Any]] = result["citations"]
+    checks = []
+    if expect.contains:
+        missing = [s for s in expect.contains if s.lower() not in lowered]
+        checks.append(
+            _check(
+                "contains",
+                not missing,
+                f"missing {missing}" if missing else f"found all of {expect.contains}",
+            )
+        )
+    if expect.contains_any:
+        found = [s for s in expect.contains_any if s.lower() in lowered]
+        checks.append(
+            _check(
+                "contains_any",
+                bool(found),
+                f"found {found[0]!r}" if found else f"none of {expect.contains_any}",
+            )
+        )
+    if expect.not_contains:
+        present = [s for s in expect.not_contains if s.lower() in lowered]
+        checks.append(
+            _check(
+                "not_contains",
+                not present,
+                f"found {present}" if present else f"none of {expect.not_contains}",
+            )
+        )
+    if expect.regex is not None:
+        match = re.search(expect.regex, text, re.IGNORECASE)
+        checks.append(
+            _check(
+                "regex",
+                match is not None,
+                f"matched {match.group(0)!r}" if match else f"no match for /{expect.regex}/",
+            )
+        )
+    if expect.cites is not None:
+        has = bool(citations) and not result["abstained"]
+        checks.append(
+            _check("cites", has == expect.cites, f"{len(citations)} valid citation(s)")
+        )
+    if expect.cites_source is not None:
+        sources = sorted({str(c["source"]) for c in citations})
+        hit = any(expect.cites_source.lower() in s.lower() for s in sources)
+        checks.append(
+            _check("cites_source", hit, f"cited sources: {sources}" if sources else "no citations")
+        )
+    if expect.abstains is not None:
+        checks.append(
+            _check(
+                "abstains",
+                result["abstained"] == expect.abstains,
+                "abstained" if result["abstained"] else "answered",
+            )
+        )
+    if expect.supported is not None:
+        sentences = result["sentences"]
+        unsupported = [s["text"] for s in sentences if not s["supported"]]
+        supported = bool(sentences) and not unsupported
+        if not sentences:
+            detail = "no sentences to support"
+        elif unsupported:
+            detail = f"{len(unsupported)} unsupported: {unsupported[0][:80]!r}"
+        else:
+            detail = f"all {len(sentences)} sentence(s) cited"
+        checks.append(_check("supported", supported == expect.supported, detail))
+    if expect.max_seconds is not None:
+        seconds = float(result["seconds"])
+        checks.append(
+            _check(
+                "max_seconds",
+                seconds <= expect.max_seconds,
+                f"{seconds:.2f} s (limit {expect.max_seconds:g} s)",
+            )
+        )
+    if expect.min_citations is not None:
+        checks.append(
+            _check(
+                "min_citations",
+                len(citations) >= expect.min_citations,
+                f"{len(citations)} citation(s), need {expect.min_citations}",
+            )
+        )
+    return checks
+
+
+# --- running -----------------------------------------------------------------------------------
+def _citation_json(citation: Any) -> dict[str, Any]:
+    data = asdict(citation)
+    return {
+        key: data[key]
+        for key in ("n", "source", "chunk_id", "start", "end", "page", "text")
+        if key in data
+    }
+
+
+def _ask(pipeline: Pipeline, case: Case) -> dict[str, Any]:
+    from chatbot.answer import ask
+
+    assert case.question is not None
+    answer = ask(pipeline, case.question)
+    return {
+        "answer": answer.answer,
+        "abstained": answer.abstained,
+        "citations": [_citation_json(c) for c in answer.citations],
+        "sentences": [asdict(s) for s in answer.sentences],
+        "timings": dict(answer.timings),
+        "notes": list(answer.notes),
+    }
+
+
+def _summarize(pipeline: Pipeline, case: Case) -> dict[str, Any]:
+    try:
+        from chatbot.summarize import summarize
+    except ImportError:
+        raise _Unavailable("summaries not available") from None
+    summary = summarize(pipeline, sources=None, bullets=case.bullets)
+    bullets: list[dict[str, Any]] = [
+        {"text": b.text, "citations": list(b.citations), "supported": b.supported}
+        for b in summary.bullets
+    ]
+    text = "\n".join(f"- {b.text}" for b in summary.bullets)  # markers are in the text
+    return {
+        "answer": text,
+        "abstained": False,
+        "citations": [_citation_json(c) for c in summary.citations],
+        "sentences": bullets,
+        "timings": dict(summary.timings),
+        "notes": list(summary.notes),
+    }
+
+
+class _Unavailable(RuntimeError):
+    """The feature a case needs is not in this build."""
+
+
+def run_case(pipeline: Pipeline, case: Case) -> dict[str, Any]:
+    """Run one case; a failure of the case itself (bad question, model error) fails the case,
+    it does not stop the suite."""
+    from chatbot.answer import AnswerError
+    from chatbot.service_errors import ModelServiceError
+
+    started = time.perf_counter()
+    error: str | None = None
+    try:
+        result = _ask(pipeline, case) if case.task == "ask" else _summarize(pipeline, case)
+    except (AnswerError, ModelServiceError, _Unavailable) as exc:
+        error = str(exc)
+        result = {
+            "answer": "", "abstained": False, "citations": [], "sentences": [],
+            "timings": {}, "notes": [],
+        }
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    checks = [_check("run", False, error)] if error else run_checks(case.expect, result)
+    return {
+        "id": case.id,
+        "task": case.task,
+        "question": case.question,
+        "passed": all(c["passed"] for c in checks),
+        "checks": checks,
+        "answer": result["answer"],
+        "abstained": result["abstained"],
+        "citations": result["citations"],
+        "timings": {**result["timings"], "case_s": result["seconds"]},
+        "notes": result["notes"],
+        "error": error,
+    }
+
+
+def run_suite(
+    settings: Settings,
+    path: Path,
+    *,
+    collection: str | None = None,
+    progress: CaseProgress | None = None,
+    ingest_progress: Callable[[str, int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Validate, index the suite's documents (unless `collection` is given), run every case."""
+    suite = load_suite(path)
+    scoped = suite_settings(settings, suite, path)
+    started = time.perf_counter()
+    if collection:
+        pipeline_cm: contextlib.AbstractContextManager[Pipeline] = contextlib.nullcontext(
+            Pipeline.build(scoped.with_overrides(collection=collection))
+        )
+    else:
+        if not suite.documents:
+            raise SuiteError(f"{path}: field documents: needed unless --collection is given")
+        paths = resolve_documents(suite.documents, path)
+        pipeline_cm = throwaway_pipeline(scoped, "eval")
+    report: dict[str, Any] = {"suite": suite.name, "passed": 0, "failed": 0, "cases": []}
+    with pipeline_cm as pipeline:
+        if not collection:
+            ingested = pipeline.index.ingest(paths, progress=ingest_progress or _no_progress)
+            if pipeline.index.count() == 0:
+                reasons = "; ".join(f"{f.source}: {f.reason}" for f in ingested.files)
+                raise SuiteError(f"{path}: no documents could be indexed ({reasons or 'none'})")
+        elif pipeline.index.count() == 0:
+            raise SuiteError(f"collection {collection!r} is empty; run `chatbot ingest` first")
+        for done, case in enumerate(suite.cases, 1):
+            case_report = run_case(pipeline, case)
+            report["cases"].append(case_report)
+            report["passed" if case_report["passed"] else "failed"] += 1
+            if progress:
+                progress(done, len(suite.cases), case_report)
+        report["model"] = pipeline.settings.chat_model
+        report["embedding_model"] = pipeline.settings.embedding_model
+        report["collection"] = collection
+        report["settings"] = dict(suite.settings)
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    return report
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+# --- HTML report -------------------------------------------------------------------------------
+_PASS, _FAIL = "#2e7d32", "#c62828"
+
+
+def _bar_chart(report: dict[str, Any]) -> str:
+    """Inline SVG: one bar per case, its length the case's time, its colour pass or fail."""
+    cases = report["cases"]
+    longest = max((float(c["timings"].get("case_s", 0.0)) for c in cases), default=0.0) or 1.0
+    row, label_w, bar_w = 22, 220, 420
+    height = row * len(cases) + 30
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 80}" '
+        f'height="{height}" role="img" aria-label="time and result per case">'
+    ]
+    for i, case in enumerate(cases):
+        seconds = float(case["timings"].get("case_s", 0.0))
+        y = i * row + 4
+        width = max(2.0, bar_w * seconds / longest)
+        colour = _PASS if case["passed"] else _FAIL
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
+            f"{html.escape(str(case['id']))}</text>"
+            f'<rect x="{label_w}" y="{y}" width="{width:.1f}" height="{row - 6}" '
+            f'fill="{colour}"><title>{html.escape(str(case["id"]))}: '
+            f'{"pass" if case["passed"] else "fail"}, {seconds:.2f} s</title></rect>'
+            f'<text x="{label_w + width + 4:.1f}" y="{y + 14}" font-size="11">'
+            f"{seconds:.1f} s</text>"
+        )
+    parts.append(
+        f'<text x="{label_w}" y="{height - 6}" font-size="11" fill="#555">seconds per case '
+        f'(green: passed, red: failed)</text></svg>'
+    )
+    return "".join(parts)
+
+
+def _check_chart(report: dict[str, Any]) -> str:
+    """Inline SVG: pass rate per assertion type (stacked passed / failed)."""
+    totals: dict[str, list[int]] = {}
+    for case in report["cases"]:
+        for check in case["checks"]:
+            counts = totals.setdefault(check["name"], [0, 0])
+            counts[0 if check["passed"] else 1] += 1
+    row, label_w, bar_w = 22, 140, 300
+    height = row * len(totals) + 10
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 90}" '
+        f'height="{height}" role="img" aria-label="checks passed per assertion type">'
+    ]
+    for i, (name, (ok, bad)) in enumerate(sorted(totals.items())):
+        y = i * row + 4
+        good_w = bar_w * ok / (ok + bad)
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end" font-size="12">'
+            f"{html.escape(name)}</text>"
+            f'<rect x="{label_w}" y="{y}" width="{good_w:.1f}" height="{row - 6}" '
+            f'fill="{_PASS}"/>'
+            f'<rect x="{label_w + good_w:.1f}" y="{y}" width="{bar_w - good_w:.1f}" '
+            f'height="{row - 6}" fill="{_FAIL}"/>'
+            f'<text x="{label_w + bar_w + 6}" y="{y + 14}" font-size="11">{ok}/{ok + bad}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def html_report(report: dict[str, Any]) -> str:
+    """A self-contained page (no scripts, no external files); all text is escaped."""
+    e = html.escape
+    rows = []
+    for case in report["cases"]:
+        checks = "".join(
+            f'<li class="{"ok" if c["passed"] else "bad"}">{e(c["name"])}: {e(c["detail"])}</li>'
+            for c in case["checks"]
+        )
+        sources = sorted({str(c["source"]) for c in case["citations"]})
+        rows.append(
+            f'<tr class="{"ok" if case["passed"] else "bad"}">'
+            f'<td>{e(str(case["id"]))}</td>'
+            f'<td>{"PASS" if case["passed"] else "FAIL"}</td>'
+            f'<td>{e(case["question"] or case["task"])}</td>'
+            f'<td class="answer">{e(case["answer"])}</td>'
+            f"<td>{e(', '.join(sources))}</td>"
+            f"<td><ul>{checks}</ul></td>"
+            f'<td>{float(case["timings"].get("case_s", 0.0)):.2f}</td></tr>'
+        )
+    total = report["passed"] + report["failed"]
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>{e(str(report["suite"]))}: evaluation report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; font-size: 14px; }}
+th, td {{ border: 1px solid #ccc; padding: 4px 6px; vertical-align: top; text-align: left; }}
+tr.bad td:nth-child(2) {{ color: {_FAIL}; font-weight: bold; }}
+tr.ok td:nth-child(2) {{ color: {_PASS}; font-weight: bold; }}
+li.bad {{ color: {_FAIL}; }} li.ok {{ color: {_PASS}; }}
+td.answer {{ white-space: pre-wrap; max-width: 32em; }}
+ul {{ margin: 0; padding-left: 1.2em; }}
+</style></head><body>
+<h1>Suite {e(str(report["suite"]))}</h1>
+<p><strong>{report["passed"]}/{total}</strong> cases passed, {report["failed"]} failed;
+model {e(str(report.get("model", "")))}, embeddings {e(str(report.get("embedding_model", "")))},
+{e(str(report.get("seconds", "")))} s.</p>
+<h2>Cases</h2>
+{_bar_chart(report)}
+<h2>Checks by type</h2>
+{_check_chart(report)}
+<h2>Details</h2>
+<table><thead><tr><th>case</th><th>result</th><th>question</th><th>answer</th>
+<th>cited sources</th><th>checks</th><th>s</th></tr></thead>
+<tbody>
+{"".join(rows)}
+</tbody></table>
+</body></html>
+"""
+
+
+def report_table(report: dict[str, Any]) -> Any:
+    """A rich table: one row per case with its failed checks (or its answer when it passed)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table("case", "result", "s", "detail", title=f"suite {escape(str(report['suite']))}")
+    table.columns[3].overflow = "fold"
+    for case in report["cases"]:
+        failed = [c for c in case["checks"] if not c["passed"]]
+        if failed:
+            detail = "; ".join(f"{c['name']}: {c['detail']}" for c in failed)
+        else:
+            detail = case["answer"].replace("\n", " ")[:100]
+        table.add_row(
+            escape(str(case["id"])),
+            "[green]pass[/green]" if case["passed"] else "[red]FAIL[/red]",
+            f"{float(case['timings'].get('case_s', 0.0)):.1f}",
+            escape(detail),
+        )
+    return table

@@ -1,0 +1,454 @@
+"""summarize(pipeline, sources) -> Summary: map-reduce over every chunk of the chosen sources.
+
+A summary must cover the whole document, not the top-k passages, and a long document does not fit
+the embedded model's window. So the chunks are packed into batches by estimated tokens, each batch
+is summarized into bullets citing its chunks (map), and the bullets are merged into the final ones
+(reduce, in rounds when they do not fit at once). Chunks are numbered in reading order across all
+sources, so every `[n]` resolves to one chunk; markers are checked like an answer's after every
+step, and a bullet left without a valid citation is dropped and reported.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from langchain_core.messages import HumanMessage
+
+from chatbot.answer import AnswerError, estimate_tokens
+from chatbot.citations import MARKER, check, support_span
+from chatbot.index import Index, source_name
+from chatbot.models import Bullet, Citation, Passage, Summary
+from chatbot.pipeline import Pipeline
+from chatbot.prompts import load_prompt
+
+#: Called as progress(done, total) after each map batch.
+ProgressFn = Callable[[int, int], None]
+
+MAX_BULLETS = 20
+#: Tokens kept free besides the answer, for the chat template's own wrapping.
+MARGIN_TOKENS = 32
+#: Below this many tokens for passages a batch cannot hold anything useful.
+MIN_BUDGET_TOKENS = 64
+MAX_REDUCE_ROUNDS = 4
+
+_REQUEST = re.compile(
+    r"^\s*(?:please\s+|(?:can|could|would)\s+you\s+(?:please\s+)?)?"
+    r"(?:summari[sz]e|sum\s+up|recap|tl;?\s*dr|give\s+(?:me\s+)?(?:a\s+|an\s+)?"
+    r"(?:short\s+|brief\s+|quick\s+)?(?:summary|overview)|(?:a\s+)?summary\s+of)\b",
+    re.I,
+)
+_BULLET = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s+")
+
+
+class SummaryError(AnswerError):
+    """A user-facing failure of a summary (unknown source, empty index); says what to do."""
+
+
+def is_summary_request(text: str) -> bool:
+    """True for chat messages like "summarize the article" or "give me a summary of X",
+    which need every chunk (a summary) rather than the top-k passages (an answer)."""
+    return bool(_REQUEST.match(text))
+
+
+def requested_sources(text: str, known: Sequence[str]) -> list[str]:
+    """Indexed sources a chat request names (by path, file name or stem); empty means all."""
+    lowered = text.lower()
+    named = []
+    for source in known:
+        path = Path(source)
+        names = {source.lower(), path.name.lower()}
+        if len(path.stem) >= 4:
+            names.add(path.stem.lower())
+        if any(re.search(rf"(?<![\w/.-]){re.escape(n)}(?![\w-])", lowered) for n in names):
+            named.append(source)
+    return named
+
+
+# --- reading ------------------------------------------------------------------------------
+def select_sources(index: Index, sources: Sequence[str] | None) -> list[str]:
+    """Resolve the user's source names (exact, as a path, or a folder prefix) to indexed ones."""
+    indexed = [row["source"] for row in index.sources()]
+    if not indexed:
+        raise SummaryError("the index is empty; run `chatbot ingest PATH` first")
+    if not sources:
+        return indexed
+    chosen: list[str] = []
+    for wanted in sources:
+        candidates = {wanted.strip(), source_name(Path(wanted.strip()))}
+        matches = [s for s in indexed if s in candidates]
+        if not matches:
+            prefixes = {c.rstrip("/") + "/" for c in candidates if c.rstrip("/")}
+            matches = [s for s in indexed if any(s.startswith(p) for p in prefixes)]
+        if not matches:
+            raise SummaryError(
+                f"no indexed source {wanted!r}; indexed sources: {', '.join(indexed)}"
+            )
+        chosen.extend(s for s in matches if s not in chosen)
+    return chosen
+
+
+def read_chunks(index: Index, sources: Sequence[str]) -> list[Passage]:
+    """Every chunk of `sources`, ordered by source (as given) and then start offset."""
+    order = {source: i for i, source in enumerate(sources)}
+    passages = []
+    for doc in index.all_chunks():
+        meta = doc.metadata
+        if meta.get("source") not in order:
+            continue
+        page = meta.get("page")
+        passages.append(
+            Passage(
+                chunk_id=str(doc.id),
+                source=str(meta["source"]),
+                text=doc.page_content,
+                start=int(meta["start"]),
+                end=int(meta["end"]),
+                score=0.0,
+                page=int(page) if page is not None else None,
+            )
+        )
+    passages.sort(key=lambda p: (order[p.source], p.start, p.end))
+    return passages
+
+
+def display_texts(passages: Sequence[Passage]) -> list[str]:
+    """Chunk texts as shown to the model: the overlap with the previous chunk is cut, since the
+    model has just read it (shorter prompts; citations still carry the whole chunk)."""
+    texts = []
+    previous: Passage | None = None
+    for p in passages:
+        text = p.text
+        if previous and previous.source == p.source and previous.end > p.start:
+            cut = min(previous.end - p.start, len(text))
+            space = text.find(" ", cut) if cut and not text[cut - 1].isspace() else cut
+            text = text[space if space >= 0 else cut :].strip() or p.text
+        texts.append(text)
+        previous = p
+    return texts
+
+
+# --- batching -----------------------------------------------------------------------------
+def _block(n: int, source: str, text: str, show_source: bool) -> str:
+    return (f"Document: {source}\n" if show_source else "") + f"[{n}]\n{text}"
+
+
+def format_batch(passages: Sequence[Passage], texts: Sequence[str]) -> str:
+    """Passages numbered from 1, with a `Document:` line whenever the source changes."""
+    blocks = []
+    for i, (p, text) in enumerate(zip(passages, texts, strict=True)):
+        show = i == 0 or passages[i - 1].source != p.source
+        blocks.append(_block(i + 1, p.source, text, show))
+    return "\n\n".join(blocks)
+
+
+def map_budget(pipeline: Pipeline, bullets: int) -> int:
+    """Tokens left for passages in a map prompt."""
+    overhead = estimate_tokens(
+        load_prompt("summarize_map").format(passages="", bullets=str(bullets))
+    )
+    return _budget(pipeline, overhead)
+
+
+def _budget(pipeline: Pipeline, overhead: int) -> int:
+    budget = (
+        pipeline.chat.context_window
+        - pipeline.settings.max_answer_tokens
+        - overhead
+        - MARGIN_TOKENS
+    )
+    if budget < MIN_BUDGET_TOKENS:
+        raise SummaryError(
+            f"the context window ({pipeline.chat.context_window} tokens) leaves no room for "
+            f"passages after {pipeline.settings.max_answer_tokens} answer tokens; raise "
+            "CHATBOT_LLM_CONTEXT or lower CHATBOT_MAX_ANSWER_TOKENS"
+        )
+    return budget
+
+
+def plan_batches(
+    passages: Sequence[Passage], texts: Sequence[str], budget: int
+) -> tuple[list[list[int]], list[str], list[str]]:
+    """Pack chunk indexes into batches whose formatted passages fit `budget` tokens.
+
+    Returns the batches, the (possibly trimmed) display texts and notes; a single chunk larger
+    than the budget is trimmed on its own, never dropped.
+    """
+    batches: list[list[int]] = []
+    shown = list(texts)
+    notes: list[str] = []
+    current: list[int] = []
+    used = 0
+    for i, p in enumerate(passages):
+        # Worst case per block: a two-digit-plus number and the source line.
+        cost = estimate_tokens(_block(i + 1, p.source, shown[i], True) + "\n\n")
+        if cost > budget:
+            overflow = (cost - budget) * 3 + 3
+            keep = max(len(shown[i]) - overflow, 1)
+            shown[i] = shown[i][:keep]
+            cost = estimate_tokens(_block(i + 1, p.source, shown[i], True) + "\n\n")
+            notes.append(
+                f"chunk [{i + 1}] of {p.source} was cut to {keep} characters to fit the "
+                "context window"
+            )
+        if current and used + cost > budget:
+            batches.append(current)
+            current, used = [], 0
+        current.append(i)
+        used += cost
+    if current:
+        batches.append(current)
+    return batches, shown, notes
+
+
+# --- citations ----------------------------------------------------------------------------
+def parse_bullets(reply: str) -> list[str]:
+    """Bullet texts of a model reply; continuation lines join their bullet, and a reply without
+    bullet marks counts one bullet per line. Headings (ending in ':') are skipped."""
+    lines = [line.strip() for line in reply.splitlines() if line.strip()]
+    marked = any(_BULLET.match(line) for line in lines)
+    items: list[str] = []
+    started = False
+    for line in lines:
+        if _BULLET.match(line):
+            items.append(_BULLET.sub("", line, count=1).strip())
+            started = True
+        elif marked and started:
+            items[-1] = f"{items[-1]} {line}"
+        elif not marked:
+            items.append(line)
+    return [i for i in items if i and not (i.endswith(":") and not MARKER.search(i))]
+
+
+def renumber(text: str, mapping: Callable[[int], int | None], notes: list[str]) -> str:
+    """Rewrite every `[n, m]` marker through `mapping`; numbers mapped to None are removed."""
+
+    def fix(match: re.Match[str]) -> str:
+        kept = []
+        for raw in re.split(r"\s*,\s*", match.group(1)):
+            new = mapping(int(raw))
+            if new is None:
+                notes.append(f"removed citation [{raw}]: not among the passages given")
+            elif new not in kept:
+                kept.append(new)
+        return f" [{', '.join(map(str, kept))}]" if kept else ""
+
+    return MARKER.sub(fix, text)
+
+
+def check_bullet(
+    text: str, passages: Sequence[Passage], numbers: Sequence[int], notes: list[str]
+) -> Bullet:
+    """Check a bullet whose markers number `passages` from 1, like an answer's sentences
+    (invalid markers removed, uncited sentences attributed or flagged), then renumber the
+    markers to the global chunk numbers `numbers`."""
+    checked = check(text, passages)
+    notes.extend(checked.notes)
+    cited = sorted({numbers[n - 1] for s in checked.sentences for n in s.citations})
+    final = renumber(checked.text, lambda n: numbers[n - 1], notes).strip()
+    return Bullet(text=final, citations=cited, supported=bool(cited))
+
+
+def make_citations(passages: Sequence[Passage], bullets: Sequence[Bullet]) -> list[Citation]:
+    """One citation per chunk cited by any bullet, with the sentence that best supports it."""
+    claims: dict[int, list[str]] = {}
+    for bullet in bullets:
+        for n in bullet.citations:
+            claims.setdefault(n, []).append(MARKER.sub("", bullet.text))
+    citations = []
+    for n in sorted(claims):
+        p = passages[n - 1]
+        s_start, s_end = support_span(p, claims[n])
+        citations.append(
+            Citation(
+                n=n, source=p.source, chunk_id=p.chunk_id, text=p.text, start=p.start,
+                end=p.end, page=p.page, support_start=s_start, support_end=s_end,
+            )
+        )
+    return citations
+
+
+# --- model calls --------------------------------------------------------------------------
+def _invoke(pipeline: Pipeline, prompt: str, summary: Summary) -> str:
+    try:
+        reply = pipeline.chat.model.invoke([HumanMessage(prompt)])
+    except Exception as exc:
+        import openai
+
+        if isinstance(exc, openai.OpenAIError):
+            from chatbot.service_errors import explain
+
+            raise explain(exc, pipeline.settings) from None
+        raise
+    usage = getattr(reply, "usage_metadata", None)
+    if usage:
+        summary.usage["prompt_tokens"] += int(usage["input_tokens"])
+        summary.usage["completion_tokens"] += int(usage["output_tokens"])
+    return str(reply.content)
+
+
+def _map(
+    pipeline: Pipeline,
+    passages: Sequence[Passage],
+    batches: Sequence[Sequence[int]],
+    shown: Sequence[str],
+    bullets: int,
+    summary: Summary,
+    progress: ProgressFn | None,
+) -> list[Bullet]:
+    template = load_prompt("summarize_map")
+    out: list[Bullet] = []
+    if len(batches) > 1:
+        # Fewer bullets per batch when there are many, so the merge step stays small.
+        bullets = max(2, min(bullets, -(-2 * bullets // len(batches))))
+    if progress:
+        progress(0, len(batches))
+    for number, batch in enumerate(batches, 1):
+        batch_passages = [passages[i] for i in batch]
+        prompt = template.format(
+            passages=format_batch(batch_passages, [shown[i] for i in batch]),
+            bullets=str(bullets),
+        )
+        reply = _invoke(pipeline, prompt, summary)
+        notes: list[str] = []
+        for text in parse_bullets(reply):
+            bullet = check_bullet(text, batch_passages, [i + 1 for i in batch], notes)
+            (out if bullet.supported else summary.dropped_bullets).append(bullet)
+        prefix = f"map batch {number}: " if len(batches) > 1 else ""
+        summary.notes.extend(prefix + note for note in notes)
+        if progress:
+            progress(number, len(batches))
+    return out
+
+
+def _format_notes(bullets: Sequence[Bullet]) -> str:
+    return "\n".join(f"- {b.text}" for b in bullets)
+
+
+def _size(bullets: Sequence[Bullet]) -> int:
+    return estimate_tokens(_format_notes(bullets))
+
+
+def _pack_notes(bullets: Sequence[Bullet], budget: int) -> list[list[Bullet]]:
+    groups: list[list[Bullet]] = [[]]
+    used = 0
+    for bullet in bullets:
+        cost = estimate_tokens(f"- {bullet.text}\n")
+        if groups[-1] and used + cost > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(bullet)
+        used += cost
+    return groups
+
+
+def _reduce_group(
+    pipeline: Pipeline,
+    passages: Sequence[Passage],
+    group: Sequence[Bullet],
+    bullets: int,
+    summary: Summary,
+) -> list[Bullet]:
+    numbers = sorted({n for b in group for n in b.citations})
+    local = {g: i + 1 for i, g in enumerate(numbers)}
+    prompt = load_prompt("summarize_reduce").format(
+        notes=_format_notes(group), bullets=str(bullets)
+    )
+    reply = _invoke(pipeline, prompt, summary)
+    out: list[Bullet] = []
+    for text in parse_bullets(reply):
+        notes: list[str] = []
+        # Markers must name chunks cited by the notes given; then check like a map bullet.
+        as_local = renumber(text, local.get, notes)
+        bullet = check_bullet(as_local, [passages[g - 1] for g in numbers], numbers, notes)
+        summary.notes.extend(f"reduce: {note}" for note in notes)
+        (out if bullet.supported else summary.dropped_bullets).append(bullet)
+    return out
+
+
+def _reduce(
+    pipeline: Pipeline,
+    passages: Sequence[Passage],
+    items: list[Bullet],
+    bullets: int,
+    summary: Summary,
+) -> list[Bullet]:
+    overhead = estimate_tokens(
+        load_prompt("summarize_reduce").format(notes="", bullets=str(bullets))
+    )
+    budget = _budget(pipeline, overhead)
+    for _ in range(MAX_REDUCE_ROUNDS):
+        if not items:
+            return []
+        groups = _pack_notes(items, budget)
+        if len(groups) == 1:
+            return _reduce_group(pipeline, passages, groups[0], bullets, summary)
+        # An intermediate round; a lone bullet has nothing to merge with and passes through.
+        merged = [
+            b
+            for g in groups
+            for b in (g if len(g) == 1 else _reduce_group(pipeline, passages, g, bullets, summary))
+        ]
+        if _size(merged) >= _size(items):
+            break  # the model is not shortening the notes; stop instead of looping
+        items = merged
+    fitting = _pack_notes(items, budget)[0]
+    summary.notes.append(
+        f"{len(items) - len(fitting)} intermediate bullets did not fit the context window "
+        "and were left out of the final merge"
+    )
+    return _reduce_group(pipeline, passages, fitting, bullets, summary)
+
+
+# --- entry point --------------------------------------------------------------------------
+def summarize(
+    pipeline: Pipeline,
+    sources: list[str] | None = None,
+    bullets: int = 5,
+    progress: ProgressFn | None = None,
+) -> Summary:
+    """Summarize all chunks of `sources` (default: everything indexed) into cited bullets."""
+    if not 1 <= bullets <= MAX_BULLETS:
+        raise SummaryError(f"bullets must be between 1 and {MAX_BULLETS}, got {bullets}")
+    started = time.perf_counter()
+    chosen = select_sources(pipeline.index, sources)
+    passages = read_chunks(pipeline.index, chosen)
+    if not passages:
+        raise SummaryError(f"no chunks indexed for {', '.join(chosen)}; ingest them again")
+    read_s = time.perf_counter() - started
+    chat = pipeline.chat  # starts the embedded model server on first use
+    summary = Summary(
+        sources=sorted({p.source for p in passages}, key=chosen.index),
+        bullets=[],
+        citations=[],
+        chunks_read=len(passages),
+        model=chat.name,
+    )
+    summary.timings["read_s"] = round(read_s, 4)
+    summary.timings["model_s"] = round(time.perf_counter() - started - read_s, 4)
+    map_started = time.perf_counter()
+    batches, shown, notes = plan_batches(
+        passages, display_texts(passages), map_budget(pipeline, bullets)
+    )
+    summary.notes.extend(notes)
+    summary.map_batches = len(batches)
+    mapped = _map(pipeline, passages, batches, shown, bullets, summary, progress)
+    summary.timings["map_s"] = round(time.perf_counter() - map_started, 4)
+    final = mapped
+    if len(batches) > 1 and mapped:
+        reduce_started = time.perf_counter()
+        final = _reduce(pipeline, passages, mapped, bullets, summary)
+        summary.timings["reduce_s"] = round(time.perf_counter() - reduce_started, 4)
+    if len(final) > bullets:
+        summary.notes.append(f"the model wrote {len(final)} bullets; kept the first {bullets}")
+        final = final[:bullets]
+    for bullet in summary.dropped_bullets:
+        summary.notes.append(f"dropped bullet without a valid citation: {bullet.text[:80]!r}")
+    if not final:
+        summary.notes.append("no bullet had a valid citation; the summary is empty")
+    summary.bullets = final
+    summary.citations = make_citations(passages, final)
+    summary.timings["total_s"] = round(time.perf_counter() - started, 4)
+    return summary

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chatbot.answer import (
+    ABSTENTION,
+    AnswerError,
+    Turn,
+    ask,
+    estimate_tokens,
+    fit_context,
+    is_abstention,
+    stream_answer,
+)
+from chatbot.config import Settings
+from chatbot.models import Answer, Passage
+from chatbot.pipeline import Pipeline
+
+QUESTION = "Which country does Xi visit before the SCO summit?"
+
+
+def test_answer_cites_a_passage_that_is_an_exact_document_span(seeded: Pipeline) -> None:
+    answer = ask(seeded, QUESTION)
+    assert not answer.abstained
+    assert "Kazakhstan" in answer.answer
+    assert answer.citations
+    for citation in answer.citations:
+        document = seeded.index.document_text(citation.source)
+        assert document is not None
+        assert document[citation.start : citation.end] == citation.text
+        assert citation.start <= citation.support_start < citation.support_end <= citation.end
+    used = {int(n) for n in __import__("re").findall(r"\[(\d+)\]", answer.answer)}
+    assert used <= {c.n for c in answer.citations}
+
+
+def test_json_shape(seeded: Pipeline) -> None:
+    data = json.loads(json.dumps(ask(seeded, QUESTION).to_json()))
+    assert {"question", "answer", "abstained", "citations", "model", "usage", "timings",
+            "sentences"} <= data.keys()
+    assert set(data["usage"]) == {"prompt_tokens", "completion_tokens"}
+    assert {"retrieve_s", "first_token_s", "total_s"} <= data["timings"].keys()
+    assert {"n", "source", "chunk_id", "text", "start", "end"} <= data["citations"][0].keys()
+    assert data["sentences"][0]["supported"] is True
+
+
+def test_streams_tokens_then_the_answer(seeded: Pipeline) -> None:
+    items = list(stream_answer(seeded, QUESTION))
+    assert isinstance(items[-1], Answer)
+    tokens = [i for i in items if isinstance(i, str)]
+    assert len(tokens) > 3
+    assert items[-1].timings["first_token_s"] is not None
+
+
+def test_model_abstention_has_no_citations(fake_settings: Settings, seed_dir: object) -> None:
+    settings = fake_settings.with_overrides(fake_llm_replies=[ABSTENTION])
+    pipeline = Pipeline.build(settings)
+    pipeline.index.ingest([__import__("pathlib").Path("seeds")])
+    answer = ask(pipeline, QUESTION)
+    assert answer.abstained and answer.citations == [] and answer.answer == ABSTENTION
+
+
+def test_irrelevant_question_abstains_without_asking_the_model(seeded: Pipeline) -> None:
+    answer = ask(seeded, "Quantum chromodynamics lattice gauge?")
+    assert answer.abstained
+    assert answer.citations == []
+    assert any("relevance threshold" in note for note in answer.notes)
+    assert answer.usage["completion_tokens"] == 0
+
+
+def test_follow_up_is_rewritten_with_history(seeded: Pipeline) -> None:
+    history = [Turn("When did Xi last visit Kazakhstan?", "In 2017 [1].")]
+    answer = ask(seeded, "What did he attend then?", history)
+    assert answer.standalone_question is not None
+    assert "Kazakhstan" in answer.standalone_question
+
+
+def test_limits(seeded: Pipeline) -> None:
+    with pytest.raises(AnswerError, match="CHATBOT_MAX_QUESTION_CHARS"):
+        ask(seeded, "x" * 5000)
+    with pytest.raises(AnswerError, match="k must be"):
+        ask(seeded, QUESTION, k=10**9)
+    with pytest.raises(AnswerError, match="empty"):
+        ask(seeded, "   ")
+
+
+def _passage(n: int, size: int) -> Passage:
+    text = ("word " * (size // 5)).strip()
+    return Passage(f"c{n}", f"s{n}", text, 0, len(text), 1.0 / n)
+
+
+def test_context_budget_drops_lowest_ranked_then_trims() -> None:
+    passages = [_passage(1, 900), _passage(2, 900), _passage(3, 900)]
+    kept, notes = fit_context(passages, "q?", budget=500)
+    assert [p.chunk_id for p in kept] == ["c1"]
+    assert len([n for n in notes if "dropped" in n]) == 2
+    kept, notes = fit_context(passages, "q?", budget=250)
+    assert kept[0].chunk_id == "c1" and len(kept[0].text) < 900
+    assert kept[0].end - kept[0].start == len(kept[0].text)
+    assert any("trimmed" in n for n in notes)
+    kept, notes = fit_context(passages, "q?", budget=10_000)
+    assert len(kept) == 3 and notes == []
+
+
+def test_estimate_is_conservative() -> None:
+    assert estimate_tokens("a" * 300) >= 100
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (ABSTENTION, True),
+        ("The passages do not mention his age.", True),
+        ("Xi visits Kazakhstan first [1].", False),
+        ("Kazakhstan [1]. It is not mentioned when he returns, but the visit is long and "
+         "significant for both sides as the passages explain at length in several places [2].",
+         False),
+    ],
+)
+def test_is_abstention(text: str, expected: bool) -> None:
+    assert is_abstention(text) is expected

@@ -1,0 +1,441 @@
+"""The Streamlit app driven headlessly with AppTest on the fake providers.
+
+The app reads its settings from the environment like the CLI, so each test points the
+environment at a temporary data directory; the process-wide pipeline cache is keyed on the
+settings, and cleared after each test.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block, Button
+
+from chatbot.answer import Turn
+from chatbot.app import app_state, exporting, views
+from chatbot.app.uploads import safe_filename
+from chatbot.config import get_settings
+from chatbot.models import Answer, Citation
+from chatbot.pipeline import Pipeline
+
+APP = Path(__file__).resolve().parent.parent / "chatbot" / "app" / "main.py"
+SEED_SOURCE = "seeds/xi-kazakhstan-visit.txt"
+QUESTION = "Which country does Xi visit before the SCO summit?"
+MARK = re.compile(r"<mark[^>]*>(.*?)</mark>", re.S)
+
+
+@pytest.fixture
+def app_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """Fake providers and a fresh data dir for the app under test."""
+    for name in list(os.environ):
+        if name.startswith("CHATBOT_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("CHATBOT_LLM_PROVIDER", "fake")
+    monkeypatch.setenv("CHATBOT_EMBEDDINGS_PROVIDER", "fake")
+    monkeypatch.setenv("CHATBOT_DATA_DIR", str(tmp_path / "data"))
+    yield tmp_path / "data"
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def seeded_env(app_env: Path, seed_dir: Path) -> Pipeline:
+    """seeds/ ingested into the data dir the app will open."""
+    pipeline = Pipeline.build(get_settings())
+    pipeline.index.ingest([Path("seeds")])
+    return pipeline
+
+
+def start(page: str = "Chat") -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    if page != "Chat":
+        at.sidebar.radio(key="page").set_value(page).run()
+        assert not at.exception, at.exception
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.chat_input[0].set_value(question).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def html_of(block: Block | AppTest) -> list[str]:
+    return [str(e.proto.body) for e in block.get("html")]
+
+
+def plain(markdown: str) -> str:
+    """Markdown source with backslash escapes removed (what the reader sees)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def button(at: Block | AppTest, label: str) -> Button:
+    matches = [b for b in at.button if b.label == label]
+    assert len(matches) == 1, [b.label for b in at.button]
+    return matches[0]
+
+
+# --- chat -------------------------------------------------------------------------------------
+def test_chat_turn_shows_answer_with_highlighted_citation(seeded_env: Pipeline) -> None:
+    at = ask(start(), QUESTION)
+
+    user, assistant = at.chat_message
+    assert plain(user.markdown[0].value) == QUESTION
+    body = html_of(assistant)[0]
+    assert "Kazakhstan" in body
+    assert 'class="chatbot-cite"' in body  # the [1] marker rendered as a chip
+
+    answer: Answer = at.session_state["answers"][0]
+    assert not answer.abstained and answer.citations
+    assert at.session_state["history"] == [Turn(QUESTION, answer.answer)]
+    document = seeded_env.index.document_text(SEED_SOURCE)
+    assert document is not None
+    labels = [e.label for e in assistant.expander]
+    assert len(labels) == len(answer.citations)
+    for citation, expander in zip(answer.citations, assistant.expander, strict=True):
+        assert f"[{citation.n}]" in expander.label and "kazakhstan" in expander.label
+        assert f"characters {citation.start}–{citation.end}" in expander.caption[0].value
+        passage = html_of(expander)[0]
+        marked = MARK.findall(passage)
+        assert len(marked) == 1
+        assert citation.support_start is not None and citation.support_end is not None
+        assert html.unescape(marked[0]) == document[citation.support_start : citation.support_end]
+        assert html.unescape(re.sub(r"<[^>]+>", "", passage)) == document[
+            citation.start : citation.end
+        ]
+    caption = assistant.caption[-1].value
+    for part in ("fake-extractive", "tokens", "first token", "total"):
+        assert part in caption
+
+
+def test_follow_up_is_condensed_and_new_chat_forgets(seeded_env: Pipeline) -> None:
+    at = ask(start(), QUESTION)
+    ask(at, "What did the spokesman say about the visit?")
+
+    assert len(at.chat_message) == 4
+    follow_up: Answer = at.session_state["answers"][1]
+    assert follow_up.standalone_question  # the first turn was passed as history
+    assert len(at.session_state["history"]) == 2
+
+    button(at.sidebar, "New chat").click().run()
+    assert len(at.chat_message) == 0
+    assert at.session_state["history"] == [] and at.session_state["answers"] == []
+
+
+@pytest.mark.parametrize(
+    ("replies", "question", "note"),
+    [
+        ('["I could not find this in the documents."]', QUESTION, "passages do not answer"),
+        (None, "Zebra quantum xylophone?", "relevance threshold"),
+    ],
+    ids=["model-abstains", "nothing-relevant"],
+)
+def test_abstention_is_marked(
+    seeded_env: Pipeline,
+    monkeypatch: pytest.MonkeyPatch,
+    replies: str | None,
+    question: str,
+    note: str,
+) -> None:
+    if replies:
+        monkeypatch.setenv("CHATBOT_FAKE_LLM_REPLIES", replies)
+    at = ask(start(), question)
+
+    assistant = at.chat_message[1]
+    assert [w.value for w in assistant.warning] == ["No answer found in the documents."]
+    assert "I could not find this in the documents." in html_of(assistant)[0]
+    assert len(assistant.expander) == 0
+    assert note in assistant.caption[-1].value
+    assert at.session_state["answers"][0].abstained
+
+
+def test_unsupported_sentence_is_flagged(
+    seeded_env: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reply = "Xi visits Kazakhstan before the SCO summit [1]. Purple bananas orbit Saturn nightly."
+    monkeypatch.setenv("CHATBOT_FAKE_LLM_REPLIES", json.dumps([reply]))
+    at = ask(start(), QUESTION)
+
+    assistant = at.chat_message[1]
+    body = html_of(assistant)[0]
+    flagged = re.findall(r'<span class="chatbot-unsupported"[^>]*>(.*?)</span>', body)
+    assert flagged == ["Purple bananas orbit Saturn nightly."]
+    assert "Kazakhstan before" not in "".join(flagged)
+    assert any("not supported" in w.value for w in assistant.warning)
+
+
+def test_document_text_is_escaped(app_env: Path, tmp_path: Path) -> None:
+    doc = tmp_path / "evil.md"
+    doc.write_text(
+        "The zebra project ships in May. <script>alert('x')</script> "
+        "<img src=x onerror=alert(1)> **bold** zebra release notes.\n"
+    )
+    Pipeline.build(get_settings()).index.ingest([doc])
+    at = ask(start(), "When does the zebra project ship?")
+
+    rendered = "".join(html_of(at.chat_message[1]))
+    assert "&lt;script&gt;" in rendered
+    assert "<script" not in rendered and "<img" not in rendered
+
+
+def test_sidebar_shows_model_read_only_and_session_retrieval_settings(
+    seeded_env: Pipeline,
+) -> None:
+    at = start()
+    model = at.sidebar.text_input[0]
+    assert model.disabled and model.value == "fake-extractive (fake)"
+    at.sidebar.selectbox(key="retriever").set_value("bm25")
+    at.sidebar.slider(key="k").set_value(2)
+    ask(at, QUESTION)
+
+    assert at.session_state["retriever"] == "bm25" and at.session_state["k"] == 2
+    assert not at.session_state["answers"][0].abstained
+    assert seeded_env.settings.retriever == "hybrid"  # other sessions are unaffected
+
+
+def test_for_session_shares_the_index_and_the_chat_model(seeded_env: Pipeline) -> None:
+    view = app_state.for_session(seeded_env, "dense")
+    assert view.settings.retriever == "dense"
+    assert view.index is seeded_env.index and view.chat is seeded_env.chat
+    assert app_state.for_session(seeded_env, "hybrid") is seeded_env
+
+
+# --- model service problems --------------------------------------------------------------------
+def test_missing_key_banner_keeps_conversation(
+    seeded_env: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = ask(start(), QUESTION)
+    assert not at.error
+    # The configuration changes under the running app (settings are read on every run).
+    monkeypatch.setenv("CHATBOT_LLM_PROVIDER", "openai")
+    at.run()
+    assert "OPENAI_API_KEY" in plain(at.error[0].value)  # shown before anything is asked
+    ask(at, "What did the spokesman say about the visit?")
+
+    assert len(at.session_state["answers"]) == 1
+    assert len(at.chat_message) == 4  # the earlier turn is still on the page
+    assert "OPENAI_API_KEY" in plain(at.chat_message[3].error[0].value)
+    assert len(at.error) == 2  # the banner once, plus the failed turn
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_unreachable_service_banner(
+    seeded_env: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_LLM_PROVIDER", "openai")
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    monkeypatch.setenv("CHATBOT_MAX_RETRIES", "0")
+    at = start()
+    assert not at.error  # a base URL is configured, so no missing-key banner
+    ask(at, QUESTION)
+
+    errors = [plain(e.value) for e in at.error]
+    assert any("model service is unavailable" in e and url in e for e in errors)
+    assert "OPENAI_BASE_URL" in at.session_state["service_error"]
+    assert at.session_state["answers"] == []
+
+
+# --- documents ---------------------------------------------------------------------------------
+def test_upload_good_and_bad_file_then_delete_it(app_env: Path, tmp_path: Path) -> None:
+    at = start("Documents")
+    assert "No documents indexed yet." in [i.value for i in at.info]
+    at.file_uploader[0].set_value(
+        [
+            ("notes.md", b"# Notes\n\nThe zebra project ships in May.\n", "text/markdown"),
+            ("../../evil name.txt", b"\x00\x01\x02 not text", "text/plain"),
+            ("broken.pdf", b"%PDF-1.4 not really a pdf", "application/pdf"),
+        ]
+    ).run()
+    button(at, "Upload and index").click().run()
+    assert not at.exception
+
+    uploads = app_env / "uploads"
+    assert sorted(p.name for p in uploads.iterdir()) == ["notes.md"]  # bad ones are dropped
+    assert not (tmp_path / "evil name.txt").exists()
+    warnings = sorted(plain(w.value) for w in at.warning)
+    assert len(warnings) == 2
+    assert "broken.pdf" in warnings[0] and "PDF" in warnings[0]
+    assert "evil_name.txt" in warnings[1] and "binary file" in warnings[1]
+    report = at.session_state["ingest_report"]
+    statuses = {Path(f.source).name: (f.status, f.chunks) for f in report.files}
+    assert statuses == {
+        "notes.md": ("added", 1),
+        "evil_name.txt": ("skipped", 0),
+        "broken.pdf": ("skipped", 0),
+    }
+    source = "data/uploads/notes.md"
+    assert [r["source"] for r in Pipeline.build(get_settings()).index.sources()] == [source]
+
+    at.button(key=f"delete:{source}").click().run()
+    assert not at.exception
+    assert Pipeline.build(get_settings()).index.sources() == []
+    assert not (uploads / "notes.md").exists()
+    assert any("Removed" in s.value for s in at.success)
+
+
+def test_upload_over_the_size_limit_is_skipped(
+    app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHATBOT_MAX_FILE_MB", "0.001")
+    at = start("Documents")
+    at.file_uploader[0].set_value(("big.txt", b"zebra " * 400, "text/plain")).run()
+    button(at, "Upload and index").click().run()
+
+    assert any("too large" in w.value for w in at.warning)
+    assert not (app_env / "uploads" / "big.txt").exists()
+
+
+def test_delete_indexed_source(seeded_env: Pipeline, seed_dir: Path) -> None:
+    at = start("Documents")
+    assert SEED_SOURCE in plain(" ".join(m.value for m in at.markdown))
+    at.button(key=f"delete:{SEED_SOURCE}").click().run()
+
+    assert seeded_env.index.sources() == []
+    assert seeded_env.index.count() == 0
+    assert (seed_dir / "xi-kazakhstan-visit.txt").exists()  # only uploads are deleted on disk
+    assert "No documents indexed yet." in [i.value for i in at.info]
+
+
+def test_reindex_reports_unchanged(seeded_env: Pipeline) -> None:
+    at = start("Documents")
+    button(at, "Re-index all sources").click().run()
+    report = at.session_state["ingest_report"]
+    assert [(f.source, f.status) for f in report.files] == [(SEED_SOURCE, "unchanged")]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("C:\\Users\\me\\Report FINAL.PDF", "Report_FINAL.pdf"),
+        (".hidden.md", "hidden.md"),
+        ("-rf .docx", "rf.docx"),
+        ("a..b...md", "a.b.md"),
+        ("résumé 2024.docx", "résumé_2024.docx"),
+        ("<script>.html", "script.html"),
+        ("....", "upload"),
+    ],
+)
+def test_safe_filename(name: str, expected: str) -> None:
+    assert safe_filename(name) == expected
+
+
+# --- export --------------------------------------------------------------------------------------
+def test_export_markdown_and_json(seeded_env: Pipeline) -> None:
+    at = start()
+    assert [b.proto.disabled for b in at.sidebar.download_button] == [True, True]
+    ask(at, QUESTION)
+    buttons = {b.proto.label: b.proto for b in at.sidebar.download_button}
+    assert set(buttons) == {"Download Markdown", "Download JSON"}
+    assert not any(b.disabled for b in buttons.values())
+    assert buttons["Download Markdown"].url.endswith(".md")
+
+    answers = at.session_state["answers"]
+    markdown = exporting.to_markdown(answers)
+    assert f"## 1. {QUESTION}" in markdown
+    citation = answers[0].citations[0]
+    assert f"[{citation.n}] {SEED_SOURCE}, characters {citation.start}–{citation.end}" in markdown
+    assert citation.support_start is not None and citation.support_end is not None
+    document = seeded_env.index.document_text(SEED_SOURCE) or ""
+    assert f"> {document[citation.support_start : citation.support_end]}" in markdown
+
+    data = json.loads(exporting.to_json(answers))
+    [exported] = data["answers"]
+    assert exported["question"] == QUESTION and exported["abstained"] is False
+    for c in exported["citations"]:
+        assert c["text"] == document[c["start"] : c["end"]]
+
+
+def test_passage_html_escapes_and_marks_support() -> None:
+    citation = Citation(
+        n=1, source="a.txt", chunk_id="x", text="<b>One.</b> Two & three.", start=10, end=34,
+        support_start=22, support_end=34,
+    )
+    rendered = views.passage_html(citation)
+    assert MARK.findall(rendered) == ["Two &amp; three."]
+    assert "&lt;b&gt;One.&lt;/b&gt;" in rendered
+    citation.support_start = 5  # outside the passage: shown without a highlight
+    assert "<mark" not in views.passage_html(citation)
+
+
+def test_summary_of_a_source_is_cited(seeded_env: Pipeline) -> None:
+    pytest.importorskip("chatbot.summarize")
+    at = start("Summaries")
+    assert at.multiselect[0].value == [SEED_SOURCE]
+    button(at, "Summarize").click().run()
+    assert not at.exception
+
+    summary = at.session_state["summary"]
+    assert summary.bullets and summary.citations
+    assert html_of(at.main)[0].count("<li>") == len(summary.bullets)
+    document = seeded_env.index.document_text(SEED_SOURCE) or ""
+    assert len(at.expander) == len(summary.citations)
+    for citation, expander in zip(summary.citations, at.expander, strict=True):
+        assert f"[{citation.n}]" in expander.label
+        passage = html.unescape(re.sub(r"<[^>]+>", "", html_of(expander)[0]))
+        assert passage == document[citation.start : citation.end]
+
+
+def _show_eval_report(report: dict[str, object]) -> None:
+    from chatbot.app.evaluation_page import show
+
+    show(report)
+
+
+def test_evaluation_report_shows_cases_and_charts(app_env: Path, seed_dir: Path) -> None:
+    evaluate = pytest.importorskip("chatbot.evaluate")
+    suite = seed_dir.parent / "suite.yaml"
+    suite.write_text(
+        "name: app\ndocuments: [seeds]\ncases:\n"
+        f"  - id: country\n    question: {QUESTION}\n"
+        "    expect: {contains: Kazakhstan, cites: true}\n"
+        "  - id: wrong\n    question: Zebra quantum xylophone?\n"
+        "    expect: {contains: Kazakhstan}\n"
+    )
+    report = evaluate.run_suite(get_settings(), suite)
+    at = AppTest.from_function(_show_eval_report, args=(report,), default_timeout=60).run()
+    assert not at.exception
+
+    assert at.metric[0].value == "1/2"
+    rows = at.dataframe[0].value
+    assert list(rows["case"]) == ["country", "wrong"]
+    assert list(rows["result"]) == ["pass", "FAIL"]
+    assert "contains" in rows["failed checks"][1]
+    assert len(at.get("vega_lite_chart")) == 2
+
+
+def test_evaluation_page_runs_a_bundled_suite(seeded_env: Pipeline) -> None:
+    pytest.importorskip("chatbot.evaluate")
+    from chatbot.app.evaluation_page import SUITES_DIR
+
+    if not any(SUITES_DIR.glob("*.y*ml")):
+        pytest.skip("no suite under prompts/eval/ yet")
+    at = start("Evaluation")
+    button(at, "Run suite").click().run()
+    assert not at.exception
+    report = at.session_state["eval_report"]
+    assert report["cases"] and at.metric[0].value.endswith(f"/{len(report['cases'])}")
+
+
+# --- pages that plug in later ---------------------------------------------------------------------
+@pytest.mark.parametrize("page", ["Summaries", "Evaluation"])
+def test_optional_pages_render(seeded_env: Pipeline, page: str) -> None:
+    at = start(page)
+    assert at.title[0].value == page
+    assert not at.exception
