@@ -17,7 +17,9 @@ from chatbot.citations import check
 from chatbot.models import Answer, Passage
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
+from chatbot.retrieve import bm25_tokens
 from chatbot.service_errors import model_errors
+from chatbot.splitting import Span, sentences
 
 MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 ABSTENTION = "I could not find this in the documents."
@@ -103,6 +105,40 @@ def fit_context(
     return kept, notes
 
 
+def focus(passage: Passage, question: str, max_chars: int) -> Passage:
+    """Narrow a chunk to the window of sentences that best matches the question.
+
+    Prompt processing dominates latency on a laptop (about 80 tokens/s here), so the model sees
+    only the sentences that matter; the citation then points at exactly that window.
+    """
+    if len(passage.text) <= max_chars:
+        return passage
+    text = passage.text
+    spans = [(s.start, s.end) for s in sentences(text, Span(0, len(text)))]
+    if not spans:
+        return passage
+    wanted = set(bm25_tokens(question))
+    scores = [len(wanted & set(bm25_tokens(text[a:b]))) for a, b in spans]
+    best = max(range(len(spans)), key=lambda i: scores[i])
+    lo = hi = best
+    while True:
+        grow = [i for i in (hi + 1, lo - 1) if 0 <= i < len(spans)]
+        grow = [i for i in grow if max(spans[hi][1], spans[i][1]) - min(spans[lo][0], spans[i][0])
+                <= max_chars]
+        if not grow:
+            break
+        pick = max(grow, key=lambda i: (scores[i], i > hi))
+        lo, hi = min(lo, pick), max(hi, pick)
+    start, end = spans[lo][0], spans[hi][1]
+    if end - start > max_chars:
+        cut = text.rfind(" ", start, start + max_chars)
+        end = cut if cut > start else start + max_chars
+    return Passage(
+        passage.chunk_id, passage.source, text[start:end], passage.start + start,
+        passage.start + end, passage.score, passage.page, passage.scores,
+    )
+
+
 def is_abstention(text: str) -> bool:
     """The model said the passages don't answer (and did not go on to answer anyway)."""
     stripped = text.strip()
@@ -140,6 +176,7 @@ def stream_answer(
     *,
     k: int | None = None,
     sources: list[str] | None = None,
+    mode: str | None = None,
 ) -> Iterator[str | Answer]:
     """Yield answer tokens, then the final checked `Answer`."""
     settings = pipeline.settings
@@ -155,23 +192,25 @@ def stream_answer(
     if not 1 <= k <= 50:
         raise AnswerError(f"k must be between 1 and 50, got {k}")
     started = time.perf_counter()
-    chat = pipeline.chat  # built outside model_errors: a setup failure is not a service failure
+    if history:
+        _ = pipeline.chat  # setup errors (missing key, bad GGUF) are not service failures
     with model_errors(settings):
         standalone = condense(pipeline, question, history)
-    passages = pipeline.retriever.retrieve(standalone, k, settings.retriever, sources)
+    mode = mode or settings.retriever
+    passages = pipeline.retriever.retrieve(standalone, k, mode, sources)
     retrieve_s = time.perf_counter() - started
     answer = Answer(
         question=question,
         answer=ABSTENTION,
         abstained=True,
         citations=[],
-        model=pipeline.chat.name,
+        model=settings.chat_model,
         standalone_question=standalone if history else None,
     )
     answer.timings["retrieve_s"] = round(retrieve_s, 4)
     best_dense = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
     relevant = passages and (
-        settings.retriever == "bm25" or best_dense >= settings.min_relevance
+        mode == "bm25" or best_dense >= settings.min_relevance
     )
     if not relevant:
         answer.notes.append(
@@ -182,7 +221,10 @@ def stream_answer(
         yield ABSTENTION
         yield answer
         return
-    budget = pipeline.chat.context_window - settings.max_answer_tokens - 64
+    chat = pipeline.chat
+    budget = chat.context_window - settings.max_answer_tokens - 64
+    if settings.passage_chars:
+        passages = [focus(p, standalone, settings.passage_chars) for p in passages]
     passages, notes = fit_context(passages, standalone, budget)
     answer.notes.extend(notes)
     messages = [
@@ -231,8 +273,9 @@ def ask(
     *,
     k: int | None = None,
     sources: list[str] | None = None,
+    mode: str | None = None,
 ) -> Answer:
-    for item in stream_answer(pipeline, question, history, k=k, sources=sources):
+    for item in stream_answer(pipeline, question, history, k=k, sources=sources, mode=mode):
         if isinstance(item, Answer):
             return item
     raise AssertionError("stream_answer ended without an Answer")

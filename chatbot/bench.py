@@ -175,9 +175,7 @@ def normalize_answer(text: str) -> str:
 def answer_match(answer: str, golds: Iterable[str]) -> bool:
     """Some gold answer appears in the answer, both normalised (SQuAD style)."""
     normalized = f" {normalize_answer(answer)} "
-    return any(
-        f" {normalize_answer(g)} " in normalized for g in golds if normalize_answer(g)
-    )
+    return any(f" {normalize_answer(g)} " in normalized for g in golds if normalize_answer(g))
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -424,9 +422,10 @@ def run_benchmark(
         },
         "k": k,
     }
-    with throwaway_pipeline(settings, "bench") as pipeline, tempfile.TemporaryDirectory(
-        prefix="chatbot-bench-"
-    ) as tmp:
+    with (
+        throwaway_pipeline(settings, "bench") as pipeline,
+        tempfile.TemporaryDirectory(prefix="chatbot-bench-") as tmp,
+    ):
         mapping = write_corpus(corpus, Path(tmp))
         ingest = pipeline.index.ingest(
             [Path(tmp)],
@@ -434,13 +433,9 @@ def run_benchmark(
         )
         report["corpus"]["chunks"] = pipeline.index.count()
         report["corpus"]["ingest_s"] = round(ingest.seconds, 2)
-        retrieval = run_retrieval(
-            pipeline, mapping, retrieval_questions, retrievers, k, progress
-        )
+        retrieval = run_retrieval(pipeline, mapping, retrieval_questions, retrievers, k, progress)
         if baseline:
-            retrieval["baseline"] = run_baseline(
-                pipeline, corpus, retrieval_questions, k, progress
-            )
+            retrieval["baseline"] = run_baseline(pipeline, corpus, retrieval_questions, k, progress)
         report["retrieval"] = retrieval
         if answers > 0:
             records = run_answers(pipeline, mapping, questions[:answers], progress)

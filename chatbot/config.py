@@ -5,8 +5,8 @@ Every field is documented here and mirrored in `.env.example` (a test keeps them
 
 from __future__ import annotations
 
-from pathlib import Path
 import json
+from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -159,6 +159,13 @@ class Settings(BaseSettings):
         description="USD per million (prompt, completion) tokens by OpenAI model, for the "
         "estimated cost shown with each answer (JSON object).",
     )
+    passage_chars: int = Field(
+        default=360,
+        ge=0,
+        description="Longest passage shown to the model: each retrieved chunk is narrowed to "
+        "its sentences that best match the question (keeps prompts short and citations exact). "
+        "0 = whole chunks.",
+    )
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are rejected with a clear error."
     )
@@ -198,7 +205,10 @@ class Settings(BaseSettings):
         if not self.embeddings_provider:
             self.embeddings_provider = default
         if not self.chat_model:
-            self.chat_model = DEFAULT_CHAT_MODELS[self.llm_provider]
+            if self.llm_provider == "local" and self.gguf_path:
+                self.chat_model = self.gguf_path.stem
+            else:
+                self.chat_model = DEFAULT_CHAT_MODELS[self.llm_provider]
         if not self.embedding_model:
             self.embedding_model = DEFAULT_EMBEDDING_MODELS[self.embeddings_provider]
         if self.chunk_overlap >= self.chunk_size:

@@ -55,9 +55,7 @@ class Expect(BaseModel):
     max_seconds: float | None = Field(default=None, gt=0)
     min_citations: int | None = Field(default=None, ge=0)
 
-    _to_list = field_validator("contains", "contains_any", "not_contains", mode="before")(
-        _as_list
-    )
+    _to_list = field_validator("contains", "contains_any", "not_contains", mode="before")(_as_list)
 
     @field_validator("regex")
     @classmethod
@@ -244,9 +242,7 @@ def run_checks(expect: Expect, result: dict[str, Any]) -> list[dict[str, Any]]:
         )
     if expect.cites is not None:
         has = bool(citations) and not result["abstained"]
-        checks.append(
-            _check("cites", has == expect.cites, f"{len(citations)} valid citation(s)")
-        )
+        checks.append(_check("cites", has == expect.cites, f"{len(citations)} valid citation(s)"))
     if expect.cites_source is not None:
         sources = sorted({str(c["source"]) for c in citations})
         hit = any(expect.cites_source.lower() in s.lower() for s in sources)
@@ -355,8 +351,12 @@ def run_case(pipeline: Pipeline, case: Case) -> dict[str, Any]:
     except (AnswerError, ModelServiceError, _Unavailable) as exc:
         error = str(exc)
         result = {
-            "answer": "", "abstained": False, "citations": [], "sentences": [],
-            "timings": {}, "notes": [],
+            "answer": "",
+            "abstained": False,
+            "citations": [],
+            "sentences": [],
+            "timings": {},
+            "notes": [],
         }
     result["seconds"] = round(time.perf_counter() - started, 3)
     checks = [_check("run", False, error)] if error else run_checks(case.expect, result)
@@ -447,13 +447,13 @@ def _bar_chart(report: dict[str, Any]) -> str:
             f"{html.escape(str(case['id']))}</text>"
             f'<rect x="{label_w}" y="{y}" width="{width:.1f}" height="{row - 6}" '
             f'fill="{colour}"><title>{html.escape(str(case["id"]))}: '
-            f'{"pass" if case["passed"] else "fail"}, {seconds:.2f} s</title></rect>'
+            f"{'pass' if case['passed'] else 'fail'}, {seconds:.2f} s</title></rect>"
             f'<text x="{label_w + width + 4:.1f}" y="{y + 14}" font-size="11">'
             f"{seconds:.1f} s</text>"
         )
     parts.append(
         f'<text x="{label_w}" y="{height - 6}" font-size="11" fill="#555">seconds per case '
-        f'(green: passed, red: failed)</text></svg>'
+        f"(green: passed, red: failed)</text></svg>"
     )
     return "".join(parts)
 
@@ -499,13 +499,13 @@ def html_report(report: dict[str, Any]) -> str:
         sources = sorted({str(c["source"]) for c in case["citations"]})
         rows.append(
             f'<tr class="{"ok" if case["passed"] else "bad"}">'
-            f'<td>{e(str(case["id"]))}</td>'
-            f'<td>{"PASS" if case["passed"] else "FAIL"}</td>'
-            f'<td>{e(case["question"] or case["task"])}</td>'
+            f"<td>{e(str(case['id']))}</td>"
+            f"<td>{'PASS' if case['passed'] else 'FAIL'}</td>"
+            f"<td>{e(case['question'] or case['task'])}</td>"
             f'<td class="answer">{e(case["answer"])}</td>'
             f"<td>{e(', '.join(sources))}</td>"
             f"<td><ul>{checks}</ul></td>"
-            f'<td>{float(case["timings"].get("case_s", 0.0)):.2f}</td></tr>'
+            f"<td>{float(case['timings'].get('case_s', 0.0)):.2f}</td></tr>"
         )
     total = report["passed"] + report["failed"]
     return f"""<!doctype html>

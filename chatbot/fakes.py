@@ -23,9 +23,12 @@ from pydantic import Field
 
 WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
-    "a an and are as at be by did do does for from has have he her his how in is it its "
-    "of on or she that the their them they this to was were what when where which who why "
-    "will with would you your".split()
+    [
+        "a", "an", "and", "are", "as", "at", "be", "by", "did", "do", "does", "for", "from",
+        "has", "have", "he", "her", "his", "how", "in", "is", "it", "its", "of", "on", "or",
+        "she", "that", "the", "their", "them", "they", "this", "to", "was", "were", "what",
+        "when", "where", "which", "who", "why", "will", "with", "would", "you", "your"
+    ]
 )
 #: The fake says exactly this when no passage shares a content word with the question.
 FAKE_ABSTENTION = "I could not find this in the documents."

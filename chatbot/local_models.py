@@ -172,7 +172,7 @@ def _wait_healthy(url: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
                     return
         except (urllib.error.URLError, OSError):
@@ -215,7 +215,7 @@ class OnnxMiniLMEmbeddings(Embeddings):
         self.tokenizer_path = _tokenizer_path()
         self.tokenizer = Tokenizer.from_file(str(self.tokenizer_path))
         self.tokenizer.enable_truncation(max_length=EMBEDDING_MAX_TOKENS)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # noqa: S106
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or (os.cpu_count() or 2)
         options.log_severity_level = 3
@@ -240,16 +240,14 @@ class OnnxMiniLMEmbeddings(Embeddings):
         return [row.tolist() for row in pooled]
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
         # Sorting by length keeps padding (wasted compute) small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         by_index: dict[int, list[float]] = {}
         for begin in range(0, len(order), self.batch_size):
             batch = order[begin : begin + self.batch_size]
-            for index, vector in zip(batch, self._embed_batch([texts[i] for i in batch]), strict=True):
-                by_index[index] = vector
-        vectors = [by_index[i] for i in range(len(texts))]
-        return vectors
+            vectors = self._embed_batch([texts[i] for i in batch])
+            by_index.update(zip(batch, vectors, strict=True))
+        return [by_index[i] for i in range(len(texts))]
 
     def embed_query(self, text: str) -> list[float]:
         return self._embed_batch([text])[0]

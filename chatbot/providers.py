@@ -66,7 +66,7 @@ def _local_chat(settings: Settings) -> ChatBackend:
     server = start_llama_server(path, settings.llm_context, settings.llm_threads)
     return ChatBackend(
         model=_openai_chat(settings, server.base_url, NO_KEY),
-        name=settings.chat_model if not settings.gguf_path else path.stem,
+        name=settings.chat_model,
         provider="local",
         context_window=settings.llm_context,
         resources=[server],
@@ -156,5 +156,7 @@ def make_chat(settings: Settings) -> ChatBackend:
 
 
 def make_embeddings(settings: Settings) -> Embeddings:
-    factory = _lookup(EMBEDDING_PROVIDERS, settings.embeddings_provider, "CHATBOT_EMBEDDINGS_PROVIDER")
+    factory = _lookup(
+        EMBEDDING_PROVIDERS, settings.embeddings_provider, "CHATBOT_EMBEDDINGS_PROVIDER"
+    )
     return factory(settings)  # type: ignore[no-any-return]

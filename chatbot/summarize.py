@@ -40,7 +40,8 @@ _REQUEST = re.compile(
     r"(?:short\s+|brief\s+|quick\s+)?(?:summary|overview)|(?:a\s+)?summary\s+of)\b",
     re.I,
 )
-_BULLET = re.compile(r"^\s*(?:[-*•+]|\d{1,2}[.)])\s+")
+_BULLET = re.compile(r"^\s*(?:(?:[-*•+]|\d{1,2}[.)])\s+)+")
+_LEADING_MARKERS = re.compile(r"^((?:\*\*)?\[\d+(?:\s*,\s*\d+)*\](?:\*\*)?[\s:.-]*)+")
 
 
 class SummaryError(AnswerError):
@@ -219,7 +220,33 @@ def parse_bullets(reply: str) -> list[str]:
             items[-1] = f"{items[-1]} {line}"
         elif not marked:
             items.append(line)
-    return [i for i in items if i and not (i.endswith(":") and not MARKER.search(i))]
+    bullets = []
+    for item in items:
+        if not item or (item.endswith(":") and not MARKER.search(item)):
+            continue
+        lead = _LEADING_MARKERS.match(item)
+        if lead:  # "[2] Text." -> "Text [2]."
+            numbers = ", ".join(MARKER.findall(lead.group(0)))
+            item = _attach_marker(item[lead.end() :].strip(), f"[{numbers}]")
+        bullets.append(item)
+    return bullets
+
+
+def _attach_marker(text: str, marker: str) -> str:
+    match = re.search(r"([.!?]+[\"'”’)]*)$", text)
+    if match:
+        return f"{text[: match.start()]} {marker}{match.group(1)}"
+    return f"{text} {marker}"
+
+
+def spread(items: Sequence[Bullet], n: int) -> list[Bullet]:
+    """`n` items evenly spaced from first to last: a model that wrote one bullet per passage
+    still gets a summary covering the beginning, middle and end."""
+    if len(items) <= n:
+        return list(items)
+    if n == 1:
+        return [items[0]]
+    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
 
 
 def renumber(text: str, mapping: Callable[[int], int | None], notes: list[str]) -> str:
@@ -442,8 +469,10 @@ def summarize(
         final = _reduce(pipeline, passages, mapped, bullets, summary)
         summary.timings["reduce_s"] = round(time.perf_counter() - reduce_started, 4)
     if len(final) > bullets:
-        summary.notes.append(f"the model wrote {len(final)} bullets; kept the first {bullets}")
-        final = final[:bullets]
+        summary.notes.append(
+            f"the model wrote {len(final)} bullets; kept {bullets} spread from first to last"
+        )
+        final = spread(final, bullets)
     for bullet in summary.dropped_bullets:
         summary.notes.append(f"dropped bullet without a valid citation: {bullet.text[:80]!r}")
     if not final:

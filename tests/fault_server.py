@@ -1,10 +1,11 @@
 """A fault-injecting OpenAI-compatible server for tests (standard library only).
 
-It serves `POST /v1/chat/completions`, streaming (SSE) or not, and `POST /v1/embeddings`; it answers each request with the
-next fault of a script: `FaultServer(["429", "ok"])` rate-limits the first request and answers the
-second; the last entry repeats. Faults:
+It serves `POST /v1/chat/completions` (streaming SSE or not) and `POST /v1/embeddings`, and answers
+each request with the next fault of a script: `FaultServer(["429", "ok"])` rate-limits the first
+request and answers the second; the last entry repeats. Faults:
 
-- `ok`: a normal completion (`reply`, streamed word by word when `stream` is requested);
+- `ok`: a normal completion (`reply`, streamed word by word when `stream` is requested), or
+  deterministic 8-dimensional embeddings;
 - `slow`: waits `slow_seconds` before answering (longer than the client's timeout);
 - `429`: rate limited, with `Retry-After: <retry_after>`;
 - `500`: internal server error;

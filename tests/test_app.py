@@ -21,7 +21,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Button
 
 from chatbot.answer import Turn
-from chatbot.app import app_state, exporting, views
+from chatbot.app import exporting, views
 from chatbot.app.uploads import safe_filename
 from chatbot.config import get_settings
 from chatbot.models import Answer, Citation
@@ -201,13 +201,6 @@ def test_sidebar_shows_model_read_only_and_session_retrieval_settings(
     assert at.session_state["retriever"] == "bm25" and at.session_state["k"] == 2
     assert not at.session_state["answers"][0].abstained
     assert seeded_env.settings.retriever == "hybrid"  # other sessions are unaffected
-
-
-def test_for_session_shares_the_index_and_the_chat_model(seeded_env: Pipeline) -> None:
-    view = app_state.for_session(seeded_env, "dense")
-    assert view.settings.retriever == "dense"
-    assert view.index is seeded_env.index and view.chat is seeded_env.chat
-    assert app_state.for_session(seeded_env, "hybrid") is seeded_env
 
 
 # --- model service problems --------------------------------------------------------------------

@@ -23,10 +23,11 @@ from chatbot.locking import marker_path, repair
 from chatbot.pipeline import Pipeline
 
 FILES = 120
-WORDS = (
-    "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november "
-    "oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu"
-).split()
+WORDS = [
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
+    "kilo", "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango",
+    "uniform", "victor", "whiskey", "xray", "yankee", "zulu",
+]
 
 
 def make_corpus(root: Path, files: int = FILES, version: int = 0) -> Path:

@@ -60,12 +60,24 @@ def test_scalar_strings_become_lists() -> None:
 @pytest.mark.parametrize(
     ("case", "extra", "needles"),
     [
-        ({"id": "c1", "question": "q", "expect": {"contans": ["x"]}}, {}, ["'c1'", "expect.contans"]),
-        ({"id": "c2", "question": "q", "expect": {"max_seconds": "soon"}}, {}, ["'c2'", "max_seconds"]),
+        (
+            {"id": "c1", "question": "q", "expect": {"contans": ["x"]}},
+            {},
+            ["'c1'", "expect.contans"],
+        ),
+        (
+            {"id": "c2", "question": "q", "expect": {"max_seconds": "soon"}},
+            {},
+            ["'c2'", "max_seconds"],
+        ),
         ({"id": "c3", "question": "q", "expect": {"regex": "(unclosed"}}, {}, ["'c3'", "regex"]),
         ({"id": "c4", "expect": {"cites": True}}, {}, ["'c4'", "question", "required"]),
         ({"id": "c5", "task": "translate", "question": "q"}, {}, ["'c5'", "task"]),
-        ({"id": "c6", "question": "q", "expect": {"min_citations": -1}}, {}, ["'c6'", "min_citations"]),
+        (
+            {"id": "c6", "question": "q", "expect": {"min_citations": -1}},
+            {},
+            ["'c6'", "min_citations"],
+        ),
         ({"question": "q"}, {}, ["cases[0]", "id"]),
         ({"id": "c7", "question": "q"}, {"settings": {"kk": 3}}, ["settings.kk", "unknown"]),
         ({"id": "c8", "question": "q"}, {"settings": {"data_dir": "/"}}, ["settings.data_dir"]),
@@ -85,7 +97,7 @@ def test_invalid_suites_name_case_and_field(
 
 def test_duplicate_ids_and_empty_cases_are_rejected() -> None:
     same = {"id": "twice", "question": "q"}
-    with pytest.raises(SuiteError, match="'twice'.*duplicate"):
+    with pytest.raises(SuiteError, match=r"'twice'.*duplicate"):
         parse_suite(_suite([same, dict(same)]), Path("s"))
     with pytest.raises(SuiteError, match="field cases"):
         parse_suite(_suite([]), Path("s"))
@@ -203,8 +215,11 @@ def small_suite(tmp_path: Path, seed_dir: Path) -> Path:
                 {
                     "id": "answerable",
                     "question": "Which Kazakh president will Xi hold bilateral talks with?",
-                    "expect": {"contains": ["Tokayev"], "cites_source": "xi-kazakhstan",
-                               "abstains": False},
+                    "expect": {
+                        "contains": ["Tokayev"],
+                        "cites_source": "xi-kazakhstan",
+                        "abstains": False,
+                    },
                 },
                 {
                     "id": "unanswerable",
@@ -221,20 +236,29 @@ def test_passing_suite_exits_0_and_writes_reports(
     fake_settings: Settings, small_suite: Path, tmp_path: Path
 ) -> None:
     out_json, out_html = tmp_path / "r.json", tmp_path / "r.html"
-    code = cmd_eval(fake_settings, _parse(str(small_suite), "--json", str(out_json),
-                                          "--html", str(out_html)))
+    code = cmd_eval(
+        fake_settings, _parse(str(small_suite), "--json", str(out_json), "--html", str(out_html))
+    )
     report = json.loads(out_json.read_text(encoding="utf-8"))
     assert code == 0, report
     assert set(report) >= {"suite", "passed", "failed", "cases"}
     assert (report["suite"], report["passed"], report["failed"]) == ("t", 2, 0)
     for case in report["cases"]:
         assert set(case) >= {
-            "id", "passed", "checks", "answer", "abstained", "citations", "timings"
+            "id",
+            "passed",
+            "checks",
+            "answer",
+            "abstained",
+            "citations",
+            "timings",
         }
         for check in case["checks"]:
             assert set(check) == {"name", "passed", "detail"}
     first = report["cases"][0]
-    assert first["citations"] and first["citations"][0]["source"].endswith("xi-kazakhstan-visit.txt")
+    assert first["citations"] and first["citations"][0]["source"].endswith(
+        "xi-kazakhstan-visit.txt"
+    )
     assert first["timings"]["case_s"] >= 0
     assert report["cases"][1]["abstained"] is True
     page = out_html.read_text(encoding="utf-8")
@@ -246,12 +270,20 @@ def test_passing_suite_exits_0_and_writes_reports(
 def test_failing_case_exits_1(fake_settings: Settings, seed_dir: Path, tmp_path: Path) -> None:
     path = _write(
         tmp_path / "fail.yaml",
-        _suite([
-            {"id": "ok", "question": "Who is the Kazakh president Tokayev?",
-             "expect": {"abstains": False}},
-            {"id": "wrong", "question": "Who is the Kazakh president Tokayev?",
-             "expect": {"contains": ["Napoleon"]}},
-        ]),
+        _suite(
+            [
+                {
+                    "id": "ok",
+                    "question": "Who is the Kazakh president Tokayev?",
+                    "expect": {"abstains": False},
+                },
+                {
+                    "id": "wrong",
+                    "question": "Who is the Kazakh president Tokayev?",
+                    "expect": {"contains": ["Napoleon"]},
+                },
+            ]
+        ),
     )
     out_json = tmp_path / "r.json"
     assert cmd_eval(fake_settings, _parse(str(path), "--json", str(out_json))) == 1
@@ -262,15 +294,19 @@ def test_failing_case_exits_1(fake_settings: Settings, seed_dir: Path, tmp_path:
 
 
 def test_invalid_suite_exits_2(tmp_path: Path) -> None:
-    path = _write(tmp_path / "bad.yaml", _suite([{"id": "x", "question": "q",
-                                                  "expect": {"contains_all": ["a"]}}]))
+    path = _write(
+        tmp_path / "bad.yaml",
+        _suite([{"id": "x", "question": "q", "expect": {"contains_all": ["a"]}}]),
+    )
     assert main(["eval", str(path)]) == 2
     assert main(["eval", str(tmp_path / "absent.yaml")]) == 2
 
 
 def test_missing_documents_is_a_suite_error(fake_settings: Settings, tmp_path: Path) -> None:
-    path = _write(tmp_path / "s.yaml", {"name": "t", "documents": ["nowhere/"],
-                                         "cases": [{"id": "a", "question": "q"}]})
+    path = _write(
+        tmp_path / "s.yaml",
+        {"name": "t", "documents": ["nowhere/"], "cases": [{"id": "a", "question": "q"}]},
+    )
     with pytest.raises(SuiteError, match="'nowhere/' not found"):
         run_suite(fake_settings, path)
 
@@ -280,8 +316,16 @@ def test_existing_collection_is_used_and_kept(
 ) -> None:
     path = _write(
         tmp_path / "s.yaml",
-        {"name": "t", "cases": [{"id": "a", "question": "Which Kazakh president is Tokayev?",
-                                  "expect": {"contains": ["Tokayev"]}}]},
+        {
+            "name": "t",
+            "cases": [
+                {
+                    "id": "a",
+                    "question": "Which Kazakh president is Tokayev?",
+                    "expect": {"contains": ["Tokayev"]},
+                }
+            ],
+        },
     )
     report = run_suite(fake_settings, path, collection=fake_settings.collection)
     assert report["passed"] == 1
@@ -292,8 +336,16 @@ def test_existing_collection_is_used_and_kept(
 def test_summary_case_runs(fake_settings: Settings, seed_dir: Path, tmp_path: Path) -> None:
     path = _write(
         tmp_path / "s.yaml",
-        _suite([{"id": "sum", "task": "summarize", "bullets": 3,
-                 "expect": {"min_citations": 1, "cites_source": "xi-kazakhstan"}}]),
+        _suite(
+            [
+                {
+                    "id": "sum",
+                    "task": "summarize",
+                    "bullets": 3,
+                    "expect": {"min_citations": 1, "cites_source": "xi-kazakhstan"},
+                }
+            ]
+        ),
     )
     report = run_suite(fake_settings, path)
     [case] = report["cases"]
@@ -309,21 +361,31 @@ def test_summary_case_fails_cleanly_without_summaries(
     path = _write(tmp_path / "s.yaml", _suite([{"id": "sum", "task": "summarize"}]))
     [case] = run_suite(fake_settings, path)["cases"]
     assert case["passed"] is False
-    assert case["checks"] == [
-        {"name": "run", "passed": False, "detail": "summaries not available"}
-    ]
+    assert case["checks"] == [{"name": "run", "passed": False, "detail": "summaries not available"}]
 
 
 def test_html_report_escapes_everything() -> None:
     evil = "<script>alert(1)</script>"
     report = {
-        "suite": evil, "passed": 0, "failed": 1, "model": evil, "embedding_model": "e",
+        "suite": evil,
+        "passed": 0,
+        "failed": 1,
+        "model": evil,
+        "embedding_model": "e",
         "seconds": 1.0,
-        "cases": [{
-            "id": evil, "task": "ask", "question": evil, "passed": False, "answer": evil,
-            "abstained": False, "citations": [{"source": evil}], "timings": {"case_s": 1.0},
-            "checks": [{"name": evil, "passed": False, "detail": evil}],
-        }],
+        "cases": [
+            {
+                "id": evil,
+                "task": "ask",
+                "question": evil,
+                "passed": False,
+                "answer": evil,
+                "abstained": False,
+                "citations": [{"source": evil}],
+                "timings": {"case_s": 1.0},
+                "checks": [{"name": evil, "passed": False, "detail": evil}],
+            }
+        ],
     }
     page = html_report(report)
     assert "<script>" not in page

@@ -12,6 +12,7 @@ import ast
 import dataclasses
 import re
 import shutil
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -211,3 +212,24 @@ def test_html_builders_escape_hostile_text(text: str) -> None:
         assert parser.tags <= {"div", "span", "mark", "small", "ul", "li"}
         assert parser.attrs <= {"class", "style", "title"}
         assert "<script" not in output.lower() and "<img" not in output.lower()
+
+
+# --- the injection benchmark's harness (the measurement itself is benchmarks/injection.py) -----
+def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "injection.py"
+    spec = importlib.util.spec_from_file_location("injection_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench  # dataclasses look their module up while being built
+    spec.loader.exec_module(bench)
+    cases = bench.CASES
+    assert len(cases) >= 20 and len({c.id for c in cases}) == len(cases)
+    for case in cases:
+        document = case.document()
+        assert case.injection in document and case.fact.lower() in document.lower()
+        assert not any(c.lower() in case.question.lower() for c in case.canaries)
+    report = bench.run(fake_settings, cases[:3])
+    assert report["cases"] == 3 and report["errors"] == 0 and report["gave_fact"] == 3
+    assert {"rate", "rate_95ci", "results"} <= report.keys()

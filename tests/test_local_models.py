@@ -21,7 +21,9 @@ def test_assemble_verifies_and_reuses(tmp_path: Path) -> None:
     parts = _parts(tmp_path)
     sha = hashlib.sha256(b"abcdefgh").hexdigest()
     seen: list[tuple[int, int]] = []
-    target = assemble(parts, tmp_path / "m" / "model.gguf", sha, 8, lambda d, t: seen.append((d, t)))
+    target = assemble(
+        parts, tmp_path / "m" / "model.gguf", sha, 8, lambda d, t: seen.append((d, t))
+    )
     assert target.read_bytes() == b"abcdefgh"
     assert seen[-1] == (8, 8)
     # Second call: the marker short-circuits, even without the parts.

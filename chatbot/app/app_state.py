@@ -7,7 +7,6 @@ two tabs asking at once share one model (the embedded llama server queues their 
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from typing import Any
 
@@ -39,16 +38,6 @@ def get_pipeline(settings: Settings) -> Pipeline:
     secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     digest = hashlib.sha256(secret.encode()).hexdigest()[:16]
     return _cached_pipeline(f"{settings.model_dump_json()}#{digest}", settings)
-
-
-def for_session(pipeline: Pipeline, mode: str) -> Pipeline:
-    """The shared pipeline seen with this session's retriever mode (same index, same model)."""
-    if mode == pipeline.settings.retriever:
-        return pipeline
-    backend = pipeline.chat  # build the shared model first so the view reuses it
-    return dataclasses.replace(
-        pipeline, settings=pipeline.settings.with_overrides(retriever=mode), _chat=backend
-    )
 
 
 def service_problem(exc: BaseException, settings: Settings) -> str | None:

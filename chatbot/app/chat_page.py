@@ -79,9 +79,14 @@ def _answer(
     settings = pipeline.settings
     placeholder = st.empty()
     try:
-        session = app_state.for_session(pipeline, st.session_state["retriever"])
         tokens = _Tokens(
-            stream_answer(session, question, st.session_state["history"], k=st.session_state["k"])
+            stream_answer(
+                pipeline,
+                question,
+                st.session_state["history"],
+                k=st.session_state["k"],
+                mode=st.session_state["retriever"],
+            )
         )
         with placeholder.container():
             st.write_stream(tokens)

@@ -1,0 +1,72 @@
+"""Hybrid fusion: calibrated score sum (default) and weighted RRF, on hand-computed examples."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from rank_bm25 import BM25Okapi
+
+from chatbot.pipeline import Pipeline
+from chatbot.retrieve import DEFAULT_WEIGHTS, Retriever, idf_mass, rrf_fuse, score_fuse
+
+
+def test_score_fuse_by_hand() -> None:
+    scores = {
+        "a": {"dense": 0.8, "bm25": 12.0, "bm25_norm": 0.5},
+        "b": {"dense": 0.6},  # BM25 matched nothing: counts as 0
+    }
+    fused = score_fuse(scores, {"dense": 0.65, "bm25": 0.35})
+    assert fused["a"] == pytest.approx(0.65 * 0.8 + 0.35 * 0.5)
+    assert fused["b"] == pytest.approx(0.65 * 0.6)
+
+
+def test_rrf_fuse_by_hand() -> None:
+    fused = rrf_fuse({"dense": ["a", "b"], "bm25": ["b", "c"]}, {"dense": 2.0, "bm25": 1.0}, 10)
+    assert fused["a"] == pytest.approx(2 / 11)
+    assert fused["b"] == pytest.approx(2 / 12 + 1 / 11)
+    assert fused["c"] == pytest.approx(1 / 12)
+
+
+def test_idf_mass_counts_unseen_terms_as_rarest() -> None:
+    bm25 = BM25Okapi([["rye", "bread"], ["tram", "ticket"], ["rye", "tram"]])
+    assert idf_mass(bm25, ["bread"]) == pytest.approx(bm25.idf["bread"])
+    assert idf_mass(bm25, ["quokka"]) == pytest.approx(math.log(3.5 / 0.5))
+    assert idf_mass(bm25, []) == 1.0  # never divides by zero
+
+
+def test_unknown_fusion_is_rejected(seeded: Pipeline) -> None:
+    with pytest.raises(ValueError, match="unknown fusion"):
+        Retriever(seeded.index, fusion="max")
+    with pytest.raises(ValueError, match="unknown retrieval mode"):
+        seeded.retriever.retrieve("Xi", 3, mode="sparse")
+
+
+def test_hybrid_scores_every_candidate_on_both_sides(seeded: Pipeline) -> None:
+    question = "Which Kazakh president will Xi hold bilateral talks with?"
+    passages = seeded.retriever.retrieve(question, k=2, mode="hybrid", fetch_k=2)
+    # Two candidates per side; those found only by BM25 still get their exact cosine.
+    top_dense = {str(d.id) for d, _ in seeded.retriever.dense(question, k=10)[:2]}
+    assert len(passages) == 2 and {p.chunk_id for p in passages} - top_dense
+    every_dense = {str(d.id): s for d, s in seeded.retriever.dense(question, k=100)}
+    for p in passages:
+        assert p.scores["dense"] == pytest.approx(every_dense[p.chunk_id], abs=1e-6)
+        expected = DEFAULT_WEIGHTS["dense"] * p.scores["dense"] + DEFAULT_WEIGHTS[
+            "bm25"
+        ] * p.scores.get("bm25_norm", 0.0)
+        assert p.score == pytest.approx(expected)
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+    assert "Tokayev" in passages[0].text
+
+
+def test_rrf_fusion_and_single_modes(seeded: Pipeline, seed_dir: Path) -> None:
+    question = "When did Xi last travel to Kazakhstan, then known as Astana?"
+    rrf = Retriever(seeded.index, fusion="rrf").retrieve(question, k=3)
+    assert "2017" in rrf[0].text
+    assert rrf[0].score == pytest.approx(sum(DEFAULT_WEIGHTS.values()) / 61, rel=0.2)
+    dense = seeded.retriever.retrieve(question, k=3, mode="dense")
+    assert all(set(p.scores) == {"dense"} for p in dense)
+    bm25 = seeded.retriever.retrieve(question, k=3, mode="bm25")
+    assert all(set(p.scores) == {"bm25", "bm25_norm"} for p in bm25)
+    assert all(p.scores["bm25_norm"] > 0 for p in bm25)
