@@ -18,7 +18,7 @@ from rich.table import Table
 
 from chatbot.config import Settings, get_settings
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
 
 #: Exceptions whose message is a complete answer for the user: no traceback for these.
@@ -340,11 +340,13 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from chatbot.evaluate import html_report, report_table, run_suite
 
     with _progress() as bar:
-        task = bar.add_task("cases", total=None)
+        tasks: list[TaskID] = []
         ingest = _ingest_progress(bar)
 
         def progress(done: int, total: int, case: dict[str, Any]) -> None:
-            bar.update(task, completed=done, total=total)
+            if not tasks:
+                tasks.append(bar.add_task("cases", total=total))
+            bar.update(tasks[0], completed=done, total=total)
             mark = "[green]pass[/green]" if case["passed"] else "[red]FAIL[/red]"
             bar.console.print(f"{mark} {escape(str(case['id']))}")
 

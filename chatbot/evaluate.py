@@ -449,7 +449,7 @@ def _bar_chart(report: dict[str, Any]) -> str:
             f'fill="{colour}"><title>{html.escape(str(case["id"]))}: '
             f"{'pass' if case['passed'] else 'fail'}, {seconds:.2f} s</title></rect>"
             f'<text x="{label_w + width + 4:.1f}" y="{y + 14}" font-size="11">'
-            f"{seconds:.1f} s</text>"
+            f"{seconds:.{2 if seconds < 10 else 1}f} s</text>"
         )
     parts.append(
         f'<text x="{label_w}" y="{height - 6}" font-size="11" fill="#555">seconds per case '

@@ -1,12 +1,12 @@
 """summarize(pipeline, sources) -> Summary: map-reduce over every chunk of the chosen sources.
 
 A summary must cover the whole document, not the top-k passages, and a long document does not fit
-the embedded model's window. So the chunks are packed into batches by estimated tokens, each batch
-is summarized into bullets citing its chunks (map), and the bullets are merged into the final ones
-(reduce, in rounds when they do not fit at once). Chunks are numbered in reading order across all
-sources, so every `[n]` resolves to one chunk; markers are checked like an answer's after every
-step, and a bullet left without a valid citation is dropped and reported.
-"""
+the embedded model's window. So the chunks, in reading order, are cut into one section per
+requested bullet, and sections that exceed the window are split again by estimated tokens. Each
+batch is summarized into bullets citing its chunks (map); when there are more bullets than asked
+for, they are merged (reduce, in rounds when they do not fit at once). Chunks are numbered in
+reading order across all sources, so every `[n]` resolves to one chunk; markers are checked like
+an answer's after every step, and a bullet left without a valid citation is dropped and reported."""
 
 from __future__ import annotations
 
@@ -170,38 +170,59 @@ def _budget(pipeline: Pipeline, overhead: int) -> int:
 
 
 def plan_batches(
-    passages: Sequence[Passage], texts: Sequence[str], budget: int
+    passages: Sequence[Passage], texts: Sequence[str], budget: int, sections: int = 1
 ) -> tuple[list[list[int]], list[str], list[str]]:
-    """Pack chunk indexes into batches whose formatted passages fit `budget` tokens.
+    """Split chunk indexes (in order) into `sections` runs of about equal size, then split any
+    run whose formatted passages exceed `budget` tokens.
 
+    Sections exist because a small model asked for N bullets over a dozen passages writes one
+    bullet per passage or loops; one bullet per section covers the document by construction.
     Returns the batches, the (possibly trimmed) display texts and notes; a single chunk larger
     than the budget is trimmed on its own, never dropped.
     """
-    batches: list[list[int]] = []
     shown = list(texts)
     notes: list[str] = []
-    current: list[int] = []
-    used = 0
+    costs = []
     for i, p in enumerate(passages):
-        # Worst case per block: a two-digit-plus number and the source line.
+        # Counted as if it opened a batch (with its source line), the worst case.
         cost = estimate_tokens(_block(i + 1, p.source, shown[i], True) + "\n\n")
         if cost > budget:
-            overflow = (cost - budget) * 3 + 3
-            keep = max(len(shown[i]) - overflow, 1)
+            keep = max(len(shown[i]) - (cost - budget) * 3 - 3, 1)
             shown[i] = shown[i][:keep]
             cost = estimate_tokens(_block(i + 1, p.source, shown[i], True) + "\n\n")
             notes.append(
                 f"chunk [{i + 1}] of {p.source} was cut to {keep} characters to fit the "
                 "context window"
             )
-        if current and used + cost > budget:
-            batches.append(current)
-            current, used = [], 0
-        current.append(i)
-        used += cost
-    if current:
+        costs.append(cost)
+    total = sum(costs) or 1
+    runs: list[list[int]] = []
+    done = 0
+    for i, cost in enumerate(costs):
+        section = min(sections - 1, (2 * done + cost) * sections // (2 * total))  # by midpoint
+        if len(runs) <= section:
+            runs.append([])
+        runs[-1].append(i)
+        done += cost
+    batches: list[list[int]] = []
+    for run in runs:
+        current: list[int] = []
+        used = 0
+        for i in run:
+            if current and used + costs[i] > budget:
+                batches.append(current)
+                current, used = [], 0
+            current.append(i)
+            used += costs[i]
         batches.append(current)
     return batches, shown, notes
+
+
+def shares(bullets: int, batches: int) -> list[int]:
+    """Bullets to ask of each map batch: `bullets` in all, at least one each."""
+    if batches >= bullets:
+        return [1] * batches
+    return [bullets // batches + (1 if i < bullets % batches else 0) for i in range(batches)]
 
 
 # --- citations ----------------------------------------------------------------------------
@@ -327,22 +348,25 @@ def _map(
 ) -> list[Bullet]:
     template = load_prompt("summarize_map")
     out: list[Bullet] = []
-    if len(batches) > 1:
-        # Fewer bullets per batch when there are many, so the merge step stays small.
-        bullets = max(2, min(bullets, -(-2 * bullets // len(batches))))
     if progress:
         progress(0, len(batches))
-    for number, batch in enumerate(batches, 1):
+    targets = shares(bullets, len(batches))
+    for number, (batch, share) in enumerate(zip(batches, targets, strict=True), 1):
         batch_passages = [passages[i] for i in batch]
         prompt = template.format(
             passages=format_batch(batch_passages, [shown[i] for i in batch]),
-            bullets=str(bullets),
+            bullets=str(share),
         )
         reply = _invoke(pipeline, prompt, summary)
         notes: list[str] = []
+        kept: list[Bullet] = []
         for text in parse_bullets(reply):
             bullet = check_bullet(text, batch_passages, [i + 1 for i in batch], notes)
-            (out if bullet.supported else summary.dropped_bullets).append(bullet)
+            (kept if bullet.supported else summary.dropped_bullets).append(bullet)
+        if len(kept) > share:
+            notes.append(f"the model wrote {len(kept)} bullets; kept {share} spread over them")
+            kept = spread(kept, share)
+        out.extend(kept)
         prefix = f"map batch {number}: " if len(batches) > 1 else ""
         summary.notes.extend(prefix + note for note in notes)
         if progress:
@@ -457,14 +481,14 @@ def summarize(
     summary.timings["model_s"] = round(time.perf_counter() - started - read_s, 4)
     map_started = time.perf_counter()
     batches, shown, notes = plan_batches(
-        passages, display_texts(passages), map_budget(pipeline, bullets)
+        passages, display_texts(passages), map_budget(pipeline, bullets), sections=bullets
     )
     summary.notes.extend(notes)
     summary.map_batches = len(batches)
     mapped = _map(pipeline, passages, batches, shown, bullets, summary, progress)
     summary.timings["map_s"] = round(time.perf_counter() - map_started, 4)
     final = mapped
-    if len(batches) > 1 and mapped:
+    if len(mapped) > bullets:  # more batches than bullets: merge their bullets
         reduce_started = time.perf_counter()
         final = _reduce(pipeline, passages, mapped, bullets, summary)
         summary.timings["reduce_s"] = round(time.perf_counter() - reduce_started, 4)

@@ -22,6 +22,7 @@ from chatbot.summarize import (
     read_chunks,
     requested_sources,
     select_sources,
+    shares,
     summarize,
 )
 
@@ -85,7 +86,8 @@ def test_document_needing_several_map_batches(seeded: Pipeline) -> None:
     small = {"llm_context": 1024}
     probe = _pipeline(seeded.settings, **small)
     passages = read_chunks(probe.index, [SEED])
-    batches, _, _ = plan_batches(passages, display_texts(passages), map_budget(probe, 5))
+    budget = map_budget(probe, 2)
+    batches, _, _ = plan_batches(passages, display_texts(passages), budget, sections=2)
     assert len(batches) >= 3
     last = batches[-1][0] + 1  # global number of the last batch's first chunk
     replies = ["- This part of the article is about Xi and Kazakhstan [1]."] * len(batches)
@@ -96,7 +98,9 @@ def test_document_needing_several_map_batches(seeded: Pipeline) -> None:
     pipeline = _pipeline(seeded.settings, fake_llm_replies=replies, **small)
     seen: list[tuple[int, int]] = []
 
-    summary = summarize(pipeline, ["seeds/"], progress=lambda d, t: seen.append((d, t)))
+    summary = summarize(
+        pipeline, ["seeds/"], bullets=2, progress=lambda d, t: seen.append((d, t))
+    )
 
     assert summary.chunks_read == len(passages) == pipeline.index.count()
     assert summary.map_batches == len(batches)
@@ -112,20 +116,50 @@ def test_document_needing_several_map_batches(seeded: Pipeline) -> None:
     _assert_exact(pipeline, summary)
 
 
-def test_batches_cover_every_chunk_once_in_order_within_budget(seeded: Pipeline) -> None:
-    pipeline = _pipeline(seeded.settings, llm_context=1024)
+@pytest.mark.parametrize(("context", "sections"), [(1024, 1), (1024, 3), (4096, 1), (4096, 5)])
+def test_batches_cover_every_chunk_once_in_order_within_budget(
+    seeded: Pipeline, context: int, sections: int
+) -> None:
+    pipeline = _pipeline(seeded.settings, llm_context=context)
     passages = read_chunks(pipeline.index, [SEED])
     texts = display_texts(passages)
     budget = map_budget(pipeline, 5)
-    batches, shown, notes = plan_batches(passages, texts, budget)
+    batches, shown, notes = plan_batches(passages, texts, budget, sections)
 
     assert [i for batch in batches for i in batch] == list(range(len(passages)))
-    assert notes == []
+    assert all(batches) and notes == []
+    assert len(batches) >= sections
+    if context == 4096:  # the whole article fits: one batch per section
+        assert len(batches) == sections
     for batch in batches:
         block = format_batch([passages[i] for i in batch], [shown[i] for i in batch])
         assert len(block) // 3 + 1 <= budget
     starts = [p.start for p in passages]
     assert starts == sorted(starts)
+
+
+def test_shares_ask_for_the_requested_bullets_in_all() -> None:
+    assert shares(5, 1) == [5]
+    assert shares(5, 3) == [2, 2, 1]
+    assert shares(5, 5) == [1] * 5
+    assert shares(2, 7) == [1] * 7
+
+
+def test_sections_give_one_bullet_each_and_skip_the_merge(seeded: Pipeline) -> None:
+    replies = [f"- Part {n} of the article [1].\n- An extra point [2]." for n in range(1, 6)]
+    pipeline = _pipeline(seeded.settings, fake_llm_replies=replies)
+    summary = summarize(pipeline, bullets=5)
+    passages = read_chunks(pipeline.index, [SEED])
+
+    assert summary.map_batches == 5
+    model = pipeline.chat.model
+    assert isinstance(model, FakeChatModel) and model.calls == 5  # no reduce call
+    first = [b.citations[0] for b in summary.bullets]  # each section's first chunk
+    assert first[0] == 1 and first == sorted(first) and len(set(first)) == 5
+    assert [b.text for b in summary.bullets] == [
+        f"Part {n} of the article [{c}]." for n, c in enumerate(first, 1)
+    ]
+    assert passages[first[-1] - 1].end > 2 * len(pipeline.index.document_text(SEED) or "") // 3
 
 
 def test_oversized_chunk_is_trimmed_not_dropped(seeded: Pipeline) -> None:
@@ -182,12 +216,9 @@ def test_uncited_bullet_backed_by_a_chunk_is_attributed(one_chunk: Settings) -> 
     assert summary.bullets[0].text.endswith("[1].")
 
 
-def test_bullet_count_is_capped_and_validated(one_chunk: Settings) -> None:
-    reply = "\n".join(f"- The Harbor Museum holds item {i} [1]." for i in range(6))
-    pipeline = _pipeline(one_chunk, fake_llm_replies=[reply])
-    assert len(summarize(pipeline, bullets=2).bullets) == 2
+def test_bullet_count_is_validated(one_chunk: Settings) -> None:
     with pytest.raises(SummaryError, match="between 1 and"):
-        summarize(pipeline, bullets=0)
+        summarize(Pipeline.build(one_chunk), bullets=0)
 
 
 def test_select_sources_accepts_paths_and_folders(seeded: Pipeline) -> None:
@@ -206,13 +237,15 @@ def test_parse_bullets_handles_numbering_continuations_and_headings() -> None:
     ]
 
 
-def test_extra_bullets_are_spread_over_the_document(seeded: Pipeline) -> None:
-    reply = "\n".join(f"- Point about part {n} [{n}]." for n in range(1, 14))
-    pipeline = _pipeline(seeded.settings, fake_llm_replies=[reply])
+def test_extra_bullets_are_spread_over_the_batch(one_chunk: Settings) -> None:
+    reply = "\n".join(f"- The Harbor Museum, point {n} [1]." for n in range(1, 14))
+    pipeline = _pipeline(one_chunk, fake_llm_replies=[reply])
     summary = summarize(pipeline, bullets=3)
 
     assert summary.map_batches == 1
-    assert [b.citations for b in summary.bullets] == [[1], [7], [13]]
+    assert [b.text for b in summary.bullets] == [
+        f"The Harbor Museum, point {n} [1]." for n in (1, 7, 13)
+    ]
     assert any("kept 3 spread" in note for note in summary.notes)
 
 

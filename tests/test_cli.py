@@ -1,0 +1,83 @@
+"""The command line as a user meets it: exit codes, one JSON object, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chatbot.cli import main
+
+
+@pytest.fixture
+def fake_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed_dir: Path) -> Path:
+    monkeypatch.setenv("CHATBOT_LLM_PROVIDER", "fake")
+    monkeypatch.setenv("CHATBOT_EMBEDDINGS_PROVIDER", "fake")
+    monkeypatch.setenv("CHATBOT_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def test_ask_json_prints_exactly_one_object(
+    fake_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ingest"]) == 0  # default path: seeds/
+    capsys.readouterr()
+    assert main(["ask", "--json", "Which country does Xi visit before the SCO summit?"]) == 0
+    stdout = capsys.readouterr().out
+    data = json.loads(stdout)  # fails on anything but exactly one JSON document
+    assert stdout.count("\n") == 1
+    assert "Kazakhstan" in data["answer"] and not data["abstained"]
+    document = (fake_env / "seeds" / "xi-kazakhstan-visit.txt").read_text(encoding="utf-8")
+    for citation in data["citations"]:
+        assert citation["source"] == "seeds/xi-kazakhstan-visit.txt"
+        assert citation["text"] in document
+
+
+def test_ask_streams_answer_and_sources(
+    fake_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["ingest", "seeds"])
+    capsys.readouterr()
+    assert main(["ask", "When did Xi last travel to Kazakhstan?"]) == 0
+    out = capsys.readouterr().out
+    assert "2017" in out
+    assert "[1] seeds/xi-kazakhstan-visit.txt" in out or "seeds/xi-kazakhstan-visit.txt" in out
+
+
+def test_ask_on_empty_index_says_what_to_do(
+    fake_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ask", "anything?"]) == 1
+    assert "chatbot ingest" in capsys.readouterr().err
+
+
+def test_bad_setting_is_one_line_without_traceback(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CHATBOT_LLM_PROVIDER", "llamafile")
+    assert main(["sources"]) == 2
+    err = capsys.readouterr().err
+    assert "valid providers: local, openai, fake" in err
+    assert "Traceback" not in err
+
+
+def test_too_long_question_is_a_clear_error(
+    fake_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["ingest"])
+    capsys.readouterr()
+    assert main(["ask", "x" * 3000]) == 2
+    assert "CHATBOT_MAX_QUESTION_CHARS" in capsys.readouterr().err
+
+
+def test_chat_keeps_history_and_rewrites_follow_ups(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["ingest"])
+    lines = iter(["When did Xi last travel to Kazakhstan?", "What did he attend then?", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert main(["chat"]) == 0
+    captured = capsys.readouterr()
+    assert "2017" in captured.out
+    assert "searched for:" in captured.err
