@@ -16,6 +16,7 @@ from chatbot.answer import Turn
 from chatbot.config import Settings
 from chatbot.index import IndexError_
 from chatbot.local_models import ModelError
+from chatbot.locking import IndexBusyError
 from chatbot.models import Answer
 from chatbot.pipeline import Pipeline
 from chatbot.providers import ProviderError
@@ -24,7 +25,7 @@ from chatbot.service_errors import ModelServiceError, explain
 #: Failures of the model service or its configuration: shown as a banner, the chat is kept.
 SERVICE_ERRORS: tuple[type[BaseException], ...] = (ProviderError, ModelServiceError, ModelError)
 #: Failures while opening the index and embeddings: nothing can be shown but the message.
-STARTUP_ERRORS: tuple[type[BaseException], ...] = (IndexError_, *SERVICE_ERRORS)
+STARTUP_ERRORS: tuple[type[BaseException], ...] = (IndexError_, IndexBusyError, *SERVICE_ERRORS)
 
 
 @st.cache_resource(show_spinner="Loading the index and models…")

@@ -25,7 +25,9 @@ class _Tokens:
             if isinstance(item, Answer):
                 self.answer = item
             else:
-                yield item
+                # Escaped token by token (escaping is per character, so the concatenation is
+                # the escaped text): a document-planted ![](url) never renders while streaming.
+                yield views.md_escape(item)
 
 
 def render_citations(citations: Sequence[Citation]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from chatbot.app import views
+from chatbot.app import app_state, views
 from chatbot.app.uploads import UPLOAD_TYPES, Upload, save_uploads
 from chatbot.index import IngestReport, source_name
 from chatbot.pipeline import Pipeline
@@ -38,6 +38,9 @@ def _delete(pipeline: Pipeline, source: str) -> None:
     except KeyError:
         st.session_state["flash"] = f"{source} was already removed"
         return
+    except app_state.STARTUP_ERRORS as exc:  # busy index, store failure
+        st.session_state["flash_error"] = str(exc)
+        return
     path = Path(source)
     if path.resolve().parent == uploads_dir(pipeline).resolve():
         with contextlib.suppress(FileNotFoundError):
@@ -50,6 +53,9 @@ def render(pipeline: Pipeline) -> None:
     flash = st.session_state.pop("flash", None)
     if flash:
         st.success(views.md_escape(flash))
+    problem = st.session_state.pop("flash_error", None)
+    if problem:
+        st.error(views.md_escape(problem))
     _upload_section(pipeline)
     _report_section()
     _sources_section(pipeline)
@@ -69,7 +75,11 @@ def _upload_section(pipeline: Pipeline) -> None:
         return
     uploads = [Upload(f.name, f.getvalue()) for f in files or []]
     saved, rejected = save_uploads(uploads, uploads_dir(pipeline), int(limit_mb * 2**20))
-    report = pipeline.index.ingest(saved, progress=_progress_bar()) if saved else IngestReport()
+    try:
+        report = pipeline.index.ingest(saved, progress=_progress_bar()) if saved else IngestReport()
+    except app_state.STARTUP_ERRORS as exc:  # busy index, store or embedding service failure
+        st.error(views.md_escape(str(exc)))
+        return
     report.files[:0] = rejected
     _discard_skipped(saved, report)
     st.session_state["ingest_report"] = report
@@ -128,6 +138,10 @@ def _sources_section(pipeline: Pipeline) -> None:
     prune = st.checkbox("Also remove sources whose files are gone", value=False)
     if st.button("Re-index all sources"):
         paths = [Path(r["source"]) for r in rows]
-        report = pipeline.index.ingest(paths, prune=prune, progress=_progress_bar())
+        try:
+            report = pipeline.index.ingest(paths, prune=prune, progress=_progress_bar())
+        except app_state.STARTUP_ERRORS as exc:
+            st.error(views.md_escape(str(exc)))
+            return
         st.session_state["ingest_report"] = report
         st.rerun()
