@@ -18,7 +18,7 @@ from pathlib import Path
 from langchain_core.messages import HumanMessage
 
 from chatbot.answer import AnswerError, estimate_tokens
-from chatbot.citations import MARKER, check, support_span
+from chatbot.citations import MARKER, check, split_sentences, support_span
 from chatbot.index import Index, source_name
 from chatbot.models import Bullet, Citation, Passage, Summary
 from chatbot.pipeline import Pipeline
@@ -33,6 +33,8 @@ MARGIN_TOKENS = 32
 #: Below this many tokens for passages a batch cannot hold anything useful.
 MIN_BUDGET_TOKENS = 64
 MAX_REDUCE_ROUNDS = 4
+#: Completion tokens allowed per requested bullet (a one-sentence bullet is 20-40 tokens).
+TOKENS_PER_BULLET = 64
 
 _REQUEST = re.compile(
     r"^\s*(?:please\s+|(?:can|could|would)\s+you\s+(?:please\s+)?)?"
@@ -145,10 +147,15 @@ def format_batch(passages: Sequence[Passage], texts: Sequence[str]) -> str:
     return "\n\n".join(blocks)
 
 
+def bullet_count(n: int) -> str:
+    """How prompts ask for bullets ("one bullet point", "3 bullet points")."""
+    return "one bullet point" if n == 1 else f"{n} bullet points"
+
+
 def map_budget(pipeline: Pipeline, bullets: int) -> int:
     """Tokens left for passages in a map prompt."""
     overhead = estimate_tokens(
-        load_prompt("summarize_map").format(passages="", bullets=str(bullets))
+        load_prompt("summarize_map").format(passages="", bullets=bullet_count(bullets))
     )
     return _budget(pipeline, overhead)
 
@@ -292,6 +299,10 @@ def check_bullet(
     """Check a bullet whose markers number `passages` from 1, like an answer's sentences
     (invalid markers removed, uncited sentences attributed or flagged), then renumber the
     markers to the global chunk numbers `numbers`."""
+    # Drop fragments without words (a stray closing quote on its own) before checking.
+    text = " ".join(
+        text[a:b] for a, b in split_sentences(text) if re.search(r"\w", MARKER.sub("", text[a:b]))
+    )
     checked = check(text, passages)
     notes.extend(checked.notes)
     cited = sorted({numbers[n - 1] for s in checked.sentences for n in s.citations})
@@ -319,9 +330,22 @@ def make_citations(passages: Sequence[Passage], bullets: Sequence[Bullet]) -> li
 
 
 # --- model calls --------------------------------------------------------------------------
-def _invoke(pipeline: Pipeline, prompt: str, summary: Summary) -> str:
+def reply_tokens(bullets: int, limit: int) -> int:
+    """Completion cap for a reply of `bullets` one-sentence bullets: a small model that ignores
+    the count (or loops) would otherwise spend its whole answer budget, at a few tokens/s."""
+    return min(limit, TOKENS_PER_BULLET * bullets + 16)
+
+
+def _invoke(
+    pipeline: Pipeline, prompt: str, summary: Summary, bullets: int, one_line: bool = False
+) -> tuple[str, bool]:
+    """The reply text and whether it was cut at the token cap; `one_line` stops at the first
+    line break (one bullet asked: the small model tends to go on with more)."""
+    cap = reply_tokens(bullets, pipeline.settings.max_answer_tokens)
     try:
-        reply = pipeline.chat.model.invoke([HumanMessage(prompt)])
+        reply = pipeline.chat.model.invoke(
+            [HumanMessage(prompt)], stop=["\n"] if one_line else None, max_completion_tokens=cap
+        )
     except Exception as exc:
         import openai
 
@@ -334,7 +358,8 @@ def _invoke(pipeline: Pipeline, prompt: str, summary: Summary) -> str:
     if usage:
         summary.usage["prompt_tokens"] += int(usage["input_tokens"])
         summary.usage["completion_tokens"] += int(usage["output_tokens"])
-    return str(reply.content)
+    cut = reply.response_metadata.get("finish_reason") == "length"
+    return str(reply.content), cut
 
 
 def _map(
@@ -355,12 +380,16 @@ def _map(
         batch_passages = [passages[i] for i in batch]
         prompt = template.format(
             passages=format_batch(batch_passages, [shown[i] for i in batch]),
-            bullets=str(share),
+            bullets=bullet_count(share),
         )
-        reply = _invoke(pipeline, prompt, summary)
+        reply, cut = _invoke(pipeline, prompt, summary, share, one_line=share == 1)
+        items = _complete(parse_bullets(reply), cut)
+        if not items and share == 1:  # the first line was a preamble: ask again, whole reply
+            reply, cut = _invoke(pipeline, prompt, summary, share)
+            items = _complete(parse_bullets(reply), cut)
         notes: list[str] = []
         kept: list[Bullet] = []
-        for text in parse_bullets(reply):
+        for text in items:
             bullet = check_bullet(text, batch_passages, [i + 1 for i in batch], notes)
             (kept if bullet.supported else summary.dropped_bullets).append(bullet)
         if len(kept) > share:
@@ -372,6 +401,11 @@ def _map(
         if progress:
             progress(number, len(batches))
     return out
+
+
+def _complete(items: list[str], cut: bool) -> list[str]:
+    """Drop the last bullet of a reply cut at the token cap, unless it is the only one."""
+    return items[:-1] if cut and len(items) > 1 else items
 
 
 def _format_notes(bullets: Sequence[Bullet]) -> str:
@@ -405,11 +439,11 @@ def _reduce_group(
     numbers = sorted({n for b in group for n in b.citations})
     local = {g: i + 1 for i, g in enumerate(numbers)}
     prompt = load_prompt("summarize_reduce").format(
-        notes=_format_notes(group), bullets=str(bullets)
+        notes=_format_notes(group), bullets=bullet_count(bullets)
     )
-    reply = _invoke(pipeline, prompt, summary)
+    reply, cut = _invoke(pipeline, prompt, summary, bullets)
     out: list[Bullet] = []
-    for text in parse_bullets(reply):
+    for text in _complete(parse_bullets(reply), cut):
         notes: list[str] = []
         # Markers must name chunks cited by the notes given; then check like a map bullet.
         as_local = renumber(text, local.get, notes)
@@ -427,7 +461,7 @@ def _reduce(
     summary: Summary,
 ) -> list[Bullet]:
     overhead = estimate_tokens(
-        load_prompt("summarize_reduce").format(notes="", bullets=str(bullets))
+        load_prompt("summarize_reduce").format(notes="", bullets=bullet_count(bullets))
     )
     budget = _budget(pipeline, overhead)
     for _ in range(MAX_REDUCE_ROUNDS):

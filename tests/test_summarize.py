@@ -331,3 +331,21 @@ def test_embedded_model_summary_covers_the_seed_article(tmp_path: Path, seed_dir
     length = len(pipeline.index.document_text(SEED) or "")
     thirds = {min(2, 3 * ((c.start + c.end) // 2) // length) for c in summary.citations}
     assert thirds == {0, 1, 2}, f"citations only cover thirds {sorted(thirds)}"
+
+
+def test_stray_fragments_are_not_reported_as_claims(one_chunk: Settings) -> None:
+    pipeline = _pipeline(one_chunk, fake_llm_replies=['- The Harbor Museum opened in 1901 [1]. "'])
+    summary = summarize(pipeline)
+
+    assert [b.text for b in summary.bullets] == ["The Harbor Museum opened in 1901 [1]."]
+    assert summary.notes == []
+
+
+def test_a_preamble_instead_of_the_bullet_asks_again(one_chunk: Settings) -> None:
+    replies = ["Here is a summary:", "- The Harbor Museum opened in 1901 [1]."]
+    pipeline = _pipeline(one_chunk, fake_llm_replies=replies)
+    summary = summarize(pipeline, bullets=1)
+
+    assert [b.text for b in summary.bullets] == ["The Harbor Museum opened in 1901 [1]."]
+    model = pipeline.chat.model
+    assert isinstance(model, FakeChatModel) and model.calls == 2
