@@ -256,6 +256,7 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from chatbot.answer import Turn
     from chatbot.pipeline import Pipeline
+    from chatbot.summarize import is_summary_request, summary_as_answer
 
     pipeline = Pipeline.build(settings)
     history: list[Turn] = []
@@ -271,7 +272,12 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
             history.clear()
             continue
         try:
-            final = _stream_to_terminal(pipeline, question, history, args.k)
+            if is_summary_request(question):
+                final = summary_as_answer(pipeline, question)
+                out.print(final.answer, markup=False)
+                _print_citations(final)
+            else:
+                final = _stream_to_terminal(pipeline, question, history, args.k)
         except _user_errors() as exc:
             console.print(f"[red]error:[/red] {exc}")
             continue

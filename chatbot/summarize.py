@@ -20,7 +20,7 @@ from langchain_core.messages import HumanMessage
 from chatbot.answer import AnswerError, estimate_tokens
 from chatbot.citations import MARKER, check, split_sentences, support_span
 from chatbot.index import Index, source_name
-from chatbot.models import Bullet, Citation, Passage, Summary
+from chatbot.models import Answer, Bullet, Citation, Passage, Sentence, Summary
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
 
@@ -539,3 +539,27 @@ def summarize(
     summary.citations = make_citations(passages, final)
     summary.timings["total_s"] = round(time.perf_counter() - started, 4)
     return summary
+
+
+def summary_as_answer(pipeline: Pipeline, question: str) -> Answer:
+    """Serve a chat message like "summarize the article" with a cited summary, shaped as an
+    `Answer` so chat history, citation chips and exports treat it like any other reply."""
+    known = [row["source"] for row in pipeline.index.sources()]
+    summary = summarize(pipeline, requested_sources(question, known) or None)
+    sentences = [Sentence(f"- {b.text}", b.citations, b.supported) for b in summary.bullets]
+    return Answer(
+        question=question,
+        answer="\n".join(s.text for s in sentences),
+        abstained=not summary.bullets,
+        citations=summary.citations,
+        model=summary.model,
+        usage=dict(summary.usage),
+        timings={
+            "retrieve_s": summary.timings["read_s"],
+            "first_token_s": None,
+            "total_s": summary.timings["total_s"],
+        },
+        sentences=sentences,
+        notes=[f"summary of {', '.join(summary.sources)} ({summary.chunks_read} chunks read)",
+               *summary.notes],
+    )

@@ -118,6 +118,16 @@ def test_chat_turn_shows_answer_with_highlighted_citation(seeded_env: Pipeline) 
         assert part in caption
 
 
+def test_summary_request_in_chat_is_routed_to_a_cited_summary(seeded_env: Pipeline) -> None:
+    at = ask(start(), "Summarize the article")
+    answer: Answer = at.session_state["answers"][0]
+    assert answer.answer.startswith("- ") and answer.citations
+    assert any("chunks read" in note for note in answer.notes)
+    assert all(c.source == SEED_SOURCE for c in answer.citations)
+    _, assistant = at.chat_message
+    assert len(assistant.expander) == len(answer.citations)
+
+
 def test_follow_up_is_condensed_and_new_chat_forgets(seeded_env: Pipeline) -> None:
     at = ask(start(), QUESTION)
     ask(at, "What did the spokesman say about the visit?")

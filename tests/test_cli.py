@@ -81,3 +81,15 @@ def test_chat_keeps_history_and_rewrites_follow_ups(
     captured = capsys.readouterr()
     assert "2017" in captured.out
     assert "searched for:" in captured.err
+
+
+def test_chat_routes_summary_requests(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["ingest"])
+    lines = iter(["Summarize the article", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert main(["chat"]) == 0
+    out = capsys.readouterr().out
+    assert out.lstrip().startswith("- ")
+    assert "seeds/xi-kazakhstan-visit.txt" in out

@@ -11,6 +11,7 @@ from chatbot.answer import AnswerError, stream_answer
 from chatbot.app import app_state, views
 from chatbot.models import Answer, Citation
 from chatbot.pipeline import Pipeline
+from chatbot.summarize import is_summary_request, summary_as_answer
 
 
 class _Tokens:
@@ -81,15 +82,20 @@ def _answer(
     settings = pipeline.settings
     placeholder = st.empty()
     try:
-        tokens = _Tokens(
-            stream_answer(
-                pipeline,
-                question,
-                st.session_state["history"],
-                k=st.session_state["k"],
-                mode=st.session_state["retriever"],
+        if is_summary_request(question):  # "summarize ..." reads every chunk, not the top k
+            with placeholder.container(), st.spinner("Reading every chunk to summarize…"):
+                summary = summary_as_answer(pipeline, question)
+            tokens = _Tokens([summary])
+        else:
+            tokens = _Tokens(
+                stream_answer(
+                    pipeline,
+                    question,
+                    st.session_state["history"],
+                    k=st.session_state["k"],
+                    mode=st.session_state["retriever"],
+                )
             )
-        )
         with placeholder.container():
             st.write_stream(tokens)
     except AnswerError as exc:
