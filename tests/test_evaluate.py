@@ -392,3 +392,19 @@ def test_html_report_escapes_everything() -> None:
     assert "&lt;script&gt;" in page
     assert "<svg" in page
     assert "src=" not in page and "href=" not in page  # self-contained: nothing fetched
+
+
+def test_documents_resolve_from_the_working_dir_then_the_suite_folder(tmp_path: Path) -> None:
+    from chatbot.evaluate import resolve_documents
+
+    suite_dir = tmp_path / "project" / "prompts" / "eval"
+    suite_dir.mkdir(parents=True)
+    (tmp_path / "project" / "docs").mkdir()
+    (tmp_path / "docs").mkdir()  # the working directory (tmp_path) wins over the suite's folder
+    (tmp_path / "project" / "only-there").mkdir()
+    suite = suite_dir / "s.yaml"
+    [first, second] = resolve_documents(["docs", "only-there"], suite)
+    assert first == tmp_path / "docs"
+    assert second == tmp_path / "project" / "only-there"
+    with pytest.raises(SuiteError, match="'missing' not found"):
+        resolve_documents(["missing"], suite)
