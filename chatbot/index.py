@@ -25,7 +25,7 @@ from langchain_core.indexing import index as lc_index
 
 from chatbot.config import Settings
 from chatbot.loaders import LoadedDocument, SkipFile, discover, load
-from chatbot.locking import exclusive, write_lock
+from chatbot.locking import exclusive, open_lock, write_lock
 from chatbot.models import Chunk
 from chatbot.splitting import split_text
 
@@ -273,18 +273,19 @@ class Index:
         self._db_path = settings.data_dir / "index.db"
         try:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self.client = make_chroma_client(settings)
-            self._check_embedding_model()
-            self.store = Chroma(
-                client=self.client,
-                collection_name=settings.collection,
-                embedding_function=embeddings,
-                collection_metadata={"embedding_model": settings.embedding_model},
-                collection_configuration={"hnsw": {"space": "cosine"}},
-            )
-            self.records = _records(settings)
-            with self._db() as db:
-                _create_schema(db)
+            with open_lock(settings):
+                self.client = make_chroma_client(settings)
+                self._check_embedding_model()
+                self.store = Chroma(
+                    client=self.client,
+                    collection_name=settings.collection,
+                    embedding_function=embeddings,
+                    collection_metadata={"embedding_model": settings.embedding_model},
+                    collection_configuration={"hnsw": {"space": "cosine"}},
+                )
+                self.records = _records(settings)
+                with self._db() as db:
+                    _create_schema(db)
         except IndexError_:
             raise
         except _store_errors() as exc:

@@ -131,6 +131,23 @@ def write_lock(settings: Settings) -> Iterator[bool]:
         held.mutex.release()
 
 
+_open_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def open_lock(settings: Settings) -> Iterator[None]:
+    """Serialise only the opening of an index (creating Chroma's files, the collection and
+    the SQLite schemas), which races when two fresh processes start at once. Held for
+    milliseconds, separate from the write lock, so readers never wait for an ingestion."""
+    with _open_guard:
+        fd = _flock((settings.data_dir / "open.lock").resolve(), max(settings.lock_timeout, 1.0))
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
 @contextlib.contextmanager
 def guarded_write(index: _Writable, *, repair_first: bool = True) -> Iterator[None]:
     """The lock, a repair if the last writer died, and the marker around this write."""
