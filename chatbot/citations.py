@@ -87,6 +87,8 @@ def check(
         cited = sorted(set(_markers(raw)))
         claim = MARKER.sub("", raw).strip()
         supported = bool(cited)
+        if cited and claim:
+            cited, raw = _retarget(raw, claim, cited, passages, threshold, notes)
         if not cited and passages and claim:
             scores = [overlap(claim, p.text) for p in passages]
             best = max(range(len(passages)), key=lambda i: scores[i])
@@ -119,6 +121,29 @@ def check(
             )
         )
     return CheckedAnswer(" ".join(rebuilt), sentences, citations, notes)
+
+
+def _retarget(
+    raw: str,
+    claim: str,
+    cited: list[int],
+    passages: Sequence[Passage],
+    threshold: float,
+    notes: list[str],
+) -> tuple[list[int], str]:
+    """Move a citation that points at the wrong passage to the one that supports the claim.
+
+    Small models often cite [1] for a fact that stands in [2]; a cited passage that shares
+    few of the claim's words, when another passage shares most of them, is such a mistake.
+    """
+    scores = [overlap(claim, p.text) for p in passages]
+    if max(scores[n - 1] for n in cited) >= threshold:
+        return cited, raw
+    best = max(range(len(passages)), key=lambda i: scores[i])
+    if scores[best] < threshold:
+        return cited, raw
+    notes.append(f"moved citation {cited} to [{best + 1}], which supports: {claim[:60]!r}")
+    return [best + 1], _attach(MARKER.sub("", raw).rstrip(), best + 1)
 
 
 def _attach(sentence: str, n: int) -> str:

@@ -273,23 +273,40 @@ class Index:
         self._db_path = settings.data_dir / "index.db"
         try:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-            with open_lock(settings):
-                self.client = make_chroma_client(settings)
-                self._check_embedding_model()
-                self.store = Chroma(
-                    client=self.client,
-                    collection_name=settings.collection,
-                    embedding_function=embeddings,
-                    collection_metadata={"embedding_model": settings.embedding_model},
-                    collection_configuration={"hnsw": {"space": "cosine"}},
-                )
-                self.records = _records(settings)
-                with self._db() as db:
-                    _create_schema(db)
+            self._open_with_retry(Chroma)
         except IndexError_:
             raise
         except _store_errors() as exc:
             raise IndexError_(f"cannot open the index under {settings.data_dir} ({exc})") from None
+
+    def _open_with_retry(self, chroma: Any, patience: float = 30.0) -> None:
+        """Open Chroma, the collection and the SQLite schemas. Another process writing the
+        embedded Chroma at that moment can make SQLite answer "database is locked"; that is
+        transient, so wait it out (bounded) instead of failing."""
+        settings = self.settings
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                with open_lock(settings):
+                    self.client = make_chroma_client(settings)
+                    self._check_embedding_model()
+                    self.store = chroma(
+                        client=self.client,
+                        collection_name=settings.collection,
+                        embedding_function=self.embeddings,
+                        collection_metadata={"embedding_model": settings.embedding_model},
+                        collection_configuration={"hnsw": {"space": "cosine"}},
+                    )
+                    self.records = _records(settings)
+                    with self._db() as db:
+                        _create_schema(db)
+                return
+            except IndexError_:
+                raise
+            except _store_errors() as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.25)
 
     # --- lifecycle -------------------------------------------------------------------------
     def _check_embedding_model(self) -> None:

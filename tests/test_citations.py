@@ -58,3 +58,15 @@ def test_overlap_and_sentences() -> None:
     assert overlap("the of", "anything") == 0.0
     text = "One. Two [1]. Three"
     assert [text[a:b] for a, b in split_sentences(text)] == ["One.", "Two [1].", "Three"]
+
+
+def test_citation_of_the_wrong_passage_is_moved_to_the_supporting_one() -> None:
+    checked = check("Putin will attend the summit in Uzbekistan [1].", PASSAGES)
+    assert checked.sentences[0].citations == [2]
+    assert checked.text == "Putin will attend the summit in Uzbekistan [2]."
+    assert any("moved citation" in note for note in checked.notes)
+
+
+def test_a_weakly_supported_citation_stays_when_nothing_is_better() -> None:
+    checked = check("Xi is a leader [1].", PASSAGES)
+    assert checked.sentences[0].citations == [1]
