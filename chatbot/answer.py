@@ -210,7 +210,7 @@ def stream_answer(
     answer.timings["retrieve_s"] = round(retrieve_s, 4)
     best_dense = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
     relevant = passages and (
-        mode == "bm25" or best_dense >= settings.min_relevance
+        mode == "bm25" or best_dense >= (settings.min_relevance or 0.0)
     )
     if not relevant:
         answer.notes.append(

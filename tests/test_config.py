@@ -70,3 +70,11 @@ def test_env_example_mirrors_every_setting() -> None:
     assert (REPO / ".env.example").read_text(encoding="utf-8") == render_env_example(), (
         "run `python scripts/env_example.py` after changing Settings"
     )
+
+
+def test_abstention_threshold_is_calibrated_per_embedding_provider() -> None:
+    assert make().min_relevance == 0.35  # local MiniLM, calibrated on benchmark data
+    assert make(embeddings_provider="fake").min_relevance == 0.2
+    assert make(min_relevance=0.5).min_relevance == 0.5
+    local = make(llm_provider="fake")
+    assert local.with_overrides(embeddings_provider="fake").min_relevance == 0.2
