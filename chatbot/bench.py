@@ -16,6 +16,7 @@ import statistics
 import string
 import tempfile
 import time
+import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
@@ -38,6 +39,7 @@ BASELINE_CHUNK_OVERLAP = 200
 CHUNKS_PER_PASSAGE = 4
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,150}$")
 _Row = TypeVar("_Row", bound=BaseModel)
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
 
 
 class BenchError(ValueError):
@@ -165,9 +167,12 @@ def retrieval_metrics(runs: Sequence[tuple[Sequence[str], Sequence[str]]]) -> di
 
 
 def normalize_answer(text: str) -> str:
-    """SQuAD's normalisation: lowercase, drop punctuation and articles, squeeze whitespace."""
+    """SQuAD's normalisation (lowercase, drop punctuation and articles, squeeze whitespace),
+    with Unicode punctuation dropped too, so "20–18" (en dash) matches "20-18"."""
     text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
+    text = "".join(
+        ch for ch in text if ch not in _ASCII_PUNCTUATION and unicodedata.category(ch)[0] != "P"
+    )
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
 

@@ -70,6 +70,8 @@ def test_squad_normalisation_and_answer_match() -> None:
     assert normalize_answer("An apple, a pear") == "apple pear"
     assert answer_match("It was built in 1871 [1].", ["1871"])
     assert answer_match("It costs Four euros.", ["four euros"])
+    assert answer_match("The final score was 20-18 [2].", ["20–18"])  # en dash vs hyphen
+    assert normalize_answer("«Quoted» — text…") == "quoted text"
     assert not answer_match("It was built in 18711.", ["1871"])  # whole tokens only
     assert not answer_match("No idea.", ["", "the"])  # empty after normalising never matches
 
