@@ -89,6 +89,9 @@ def check(
         supported = bool(cited)
         if cited and claim:
             cited, raw = _retarget(raw, claim, cited, passages, threshold, notes)
+            if _unbacked(claim, [passages[n - 1] for n in cited]):
+                supported = False
+                notes.append(f"cited passage does not support: {claim[:60]!r}")
         if not cited and passages and claim:
             scores = [overlap(claim, p.text) for p in passages]
             best = max(range(len(passages)), key=lambda i: scores[i])
@@ -121,6 +124,17 @@ def check(
             )
         )
     return CheckedAnswer(" ".join(rebuilt), sentences, citations, notes)
+
+
+#: A cited sentence sharing less than this with every passage it cites is flagged unsupported
+#: (for example a fact the model brought from outside, with a citation attached).
+UNBACKED_FLOOR = 0.2
+
+
+def _unbacked(claim: str, cited: Sequence[Passage]) -> bool:
+    if len(set(bm25_tokens(claim))) < 2:  # "Yes [1]." says too little to judge
+        return False
+    return max(overlap(claim, p.text) for p in cited) < UNBACKED_FLOOR
 
 
 def _retarget(

@@ -70,3 +70,11 @@ def test_citation_of_the_wrong_passage_is_moved_to_the_supporting_one() -> None:
 def test_a_weakly_supported_citation_stays_when_nothing_is_better() -> None:
     checked = check("Xi is a leader [1].", PASSAGES)
     assert checked.sentences[0].citations == [1]
+
+
+def test_cited_sentence_the_passage_does_not_support_is_flagged() -> None:
+    checked = check("Uzbekistan has approximately 34 million inhabitants today [2].", PASSAGES)
+    assert checked.sentences[0].citations == [2]
+    assert checked.sentences[0].supported is False
+    assert any("does not support" in note for note in checked.notes)
+    assert check("Yes [1].", PASSAGES).sentences[0].supported is True
