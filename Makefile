@@ -5,7 +5,7 @@ VENV ?= .venv
 PORT ?= 8501
 BIN := $(VENV)/bin
 
-.PHONY: chat test install install-test lint models ingest ui bench-ingest clean
+.PHONY: chat test install install-test lint models ingest ui eval bench-ingest bench-latency clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -40,8 +40,14 @@ lint: install-test
 test: install-test lint
 	$(BIN)/pytest
 
+eval: install
+	$(BIN)/chatbot eval prompts/eval/seed.yaml --json eval.json --html eval.html
+
 bench-ingest: install
 	$(BIN)/python benchmarks/ingest.py
+
+bench-latency: install
+	$(BIN)/python benchmarks/latency.py
 
 clean:
 	rm -rf $(VENV) .chatbot
