@@ -72,6 +72,22 @@ def support_span(passage: Passage, claims: Sequence[str]) -> tuple[int, int]:
     return best[1], best[2]
 
 
+def cite(passages: Sequence[Passage], claims_for: dict[int, list[str]]) -> list[Citation]:
+    """One citation per cited passage number, with the sentence that best supports its claims."""
+    citations = []
+    for n in sorted(claims_for):
+        passage = passages[n - 1]
+        s_start, s_end = support_span(passage, claims_for[n])
+        citations.append(
+            Citation(
+                n=n, source=passage.source, chunk_id=passage.chunk_id, text=passage.text,
+                start=passage.start, end=passage.end, page=passage.page,
+                support_start=s_start, support_end=s_end,
+            )
+        )
+    return citations
+
+
 def check(
     answer: str, passages: Sequence[Passage], threshold: float = SUPPORT_THRESHOLD
 ) -> CheckedAnswer:
@@ -106,23 +122,7 @@ def check(
             claims_for.setdefault(n, []).append(claim)
         sentences.append(Sentence(text=raw, citations=cited, supported=supported))
         rebuilt.append(raw)
-    citations = []
-    for n in sorted(claims_for):
-        passage = passages[n - 1]
-        s_start, s_end = support_span(passage, claims_for[n])
-        citations.append(
-            Citation(
-                n=n,
-                source=passage.source,
-                chunk_id=passage.chunk_id,
-                text=passage.text,
-                start=passage.start,
-                end=passage.end,
-                page=passage.page,
-                support_start=s_start,
-                support_end=s_end,
-            )
-        )
+    citations = cite(passages, claims_for)
     return CheckedAnswer(" ".join(rebuilt), sentences, citations, notes)
 
 

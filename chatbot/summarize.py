@@ -18,7 +18,7 @@ from pathlib import Path
 from langchain_core.messages import HumanMessage
 
 from chatbot.answer import AnswerError, estimate_tokens
-from chatbot.citations import MARKER, check, split_sentences, support_span
+from chatbot.citations import MARKER, check, cite, split_sentences
 from chatbot.index import Index, source_name
 from chatbot.models import Answer, Bullet, Citation, Passage, Sentence, Summary
 from chatbot.pipeline import Pipeline
@@ -316,17 +316,7 @@ def make_citations(passages: Sequence[Passage], bullets: Sequence[Bullet]) -> li
     for bullet in bullets:
         for n in bullet.citations:
             claims.setdefault(n, []).append(MARKER.sub("", bullet.text))
-    citations = []
-    for n in sorted(claims):
-        p = passages[n - 1]
-        s_start, s_end = support_span(p, claims[n])
-        citations.append(
-            Citation(
-                n=n, source=p.source, chunk_id=p.chunk_id, text=p.text, start=p.start,
-                end=p.end, page=p.page, support_start=s_start, support_end=s_end,
-            )
-        )
-    return citations
+    return cite(passages, claims)
 
 
 # --- model calls --------------------------------------------------------------------------
