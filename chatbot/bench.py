@@ -274,8 +274,9 @@ def _ranked_passages(
     question: str,
     mode: str,
     k: int,
+    mmr_lambda: float | None = None,
 ) -> list[str]:
-    passages = retriever.retrieve(question, k * CHUNKS_PER_PASSAGE, mode)
+    passages = retriever.retrieve(question, k * CHUNKS_PER_PASSAGE, mode, mmr_lambda=mmr_lambda)
     return distinct(mapping.get(p.source, p.source) for p in passages)[:k]
 
 
@@ -291,6 +292,8 @@ def run_retrieval(
     from chatbot.retrieve import Retriever
 
     answerable = [q for q in questions if q.answerable]
+    settings = pipeline.settings
+    mmr_lambda = settings.mmr_lambda if settings.mmr else None
     results: dict[str, dict[str, Any]] = {}
     for name in retrievers:
         if name == "hybrid_rrf":
@@ -302,7 +305,7 @@ def run_retrieval(
         started = time.perf_counter()
         for done, q in enumerate(answerable):
             progress(name, done, len(answerable))
-            ranked = _ranked_passages(retriever, mapping, q.question, mode, k)
+            ranked = _ranked_passages(retriever, mapping, q.question, mode, k, mmr_lambda)
             runs.append((ranked, q.gold_passage_ids))
         progress(name, len(answerable), len(answerable))
         results[name] = retrieval_metrics(runs)

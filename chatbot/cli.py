@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from chatbot.config import Settings, get_settings
+from chatbot.config import RETRIEVER_MODES, Settings, get_settings
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(highlight=False, soft_wrap=True)
@@ -211,14 +211,21 @@ def _print_citations(answer: Any) -> None:
         out.print(f"[yellow]unsupported:[/yellow] {sentence}")
 
 
-def _stream_to_terminal(pipeline: Any, question: str, history: Sequence[Any], k: int | None) -> Any:
+def _retrieval_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The per-question retrieval flags of `ask` and `chat` (None = the setting)."""
+    return {"k": args.k, "sources": args.source, "mode": args.retriever, "mmr": args.mmr}
+
+
+def _stream_to_terminal(
+    pipeline: Any, question: str, history: Sequence[Any], options: dict[str, Any]
+) -> Any:
     from chatbot.answer import stream_answer
     from chatbot.models import Answer
 
     final = None
     streamed = False
     try:
-        for item in stream_answer(pipeline, question, history, k=k):
+        for item in stream_answer(pipeline, question, history, **options):
             if isinstance(item, Answer):
                 final = item
             else:
@@ -246,10 +253,10 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
         console.print("[red]error:[/red] the index is empty; run `chatbot ingest PATH` first")
         return 1
     if args.json:
-        answer = ask(pipeline, args.question, k=args.k)
+        answer = ask(pipeline, args.question, **_retrieval_options(args))
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
-    _stream_to_terminal(pipeline, args.question, [], args.k)
+    _stream_to_terminal(pipeline, args.question, [], _retrieval_options(args))
     return 0
 
 
@@ -277,7 +284,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
                 out.print(final.answer, markup=False)
                 _print_citations(final)
             else:
-                final = _stream_to_terminal(pipeline, question, history, args.k)
+                final = _stream_to_terminal(pipeline, question, history, _retrieval_options(args))
         except _user_errors() as exc:
             console.print(f"[red]error:[/red] {exc}")
             continue
@@ -391,6 +398,21 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
 
 
 # --- wiring -----------------------------------------------------------------------------------
+def _add_retrieval_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--k", type=int, help="passages to retrieve (default: CHATBOT_K)")
+    p.add_argument(
+        "--source", action="append", metavar="NAME",
+        help="search only this indexed source or folder (repeatable; see `chatbot sources`)",
+    )
+    p.add_argument(
+        "--retriever", choices=RETRIEVER_MODES, help="retrieval mode (default: CHATBOT_RETRIEVER)"
+    )
+    p.add_argument(
+        "--mmr", action=argparse.BooleanOptionalAction, default=None,
+        help="diversify passages by maximal marginal relevance (default: CHATBOT_MMR)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatbot", description="Cited answers from your own documents."
@@ -422,11 +444,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer one question with citations")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--k", type=int, help="passages to retrieve (default: CHATBOT_K)")
+    _add_retrieval_flags(p)
     p.set_defaults(handler=cmd_ask)
 
     p = sub.add_parser("chat", help="interactive chat in the terminal")
-    p.add_argument("--k", type=int, help="passages to retrieve (default: CHATBOT_K)")
+    _add_retrieval_flags(p)
     p.set_defaults(handler=cmd_chat)
 
     p = sub.add_parser("summarize", help="summarize whole documents with citations")

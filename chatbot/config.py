@@ -138,9 +138,21 @@ class Settings(BaseSettings):
     )
 
     # --- retrieval and answers -----------------------------------------------------------
-    k: int = Field(default=4, ge=1, le=50, description="Passages given to the model per answer.")
+    k: int = Field(default=3, ge=1, le=50, description="Passages given to the model per answer.")
     retriever: str = Field(
         default="hybrid", description="Retrieval mode: hybrid, dense or bm25."
+    )
+    mmr: bool = Field(
+        default=False,
+        description="Pick the k passages by maximal marginal relevance instead of by rank alone, "
+        "so near-duplicate chunks (the same text in two files, repeated boilerplate) don't take "
+        "every slot. The app and `chatbot ask/chat --mmr` can switch it per question.",
+    )
+    mmr_lambda: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="MMR trade-off: 1 = relevance only, 0 = diversity only (used when MMR is on).",
     )
     min_relevance: float | None = Field(
         default=None,
@@ -163,7 +175,7 @@ class Settings(BaseSettings):
         "estimated cost shown with each answer (JSON object).",
     )
     passage_chars: int = Field(
-        default=360,
+        default=240,
         ge=0,
         description="Longest passage shown to the model: each retrieved chunk is narrowed to "
         "its sentences that best match the question (keeps prompts short and citations exact). "

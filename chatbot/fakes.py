@@ -63,7 +63,7 @@ class HashingEmbeddings(Embeddings):
         return self._embed(text)
 
 
-_PASSAGE = re.compile(r"^\[(\d+)\][^\n]*\n(.*?)(?=^\[\d+\]|\Z)", re.S | re.M)
+_PASSAGE = re.compile(r"^\[(\d+)\] (.*?)(?=^\[\d+\]|^Source: |\Z)", re.S | re.M)
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 
 

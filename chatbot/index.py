@@ -48,6 +48,10 @@ class EmbeddingMismatchError(IndexError_):
     """The collection was built with another embedding model."""
 
 
+class UnknownSourceError(IndexError_):
+    """A source name given by the user matches nothing indexed."""
+
+
 def _noop(stage: str, done: int, total: int) -> None:
     return None
 
@@ -382,6 +386,25 @@ class Index:
             }
             for source, chunks, chars, at in rows
         ]
+
+    def resolve_sources(self, names: Sequence[str]) -> list[str]:
+        """The indexed sources the user meant: exact names, file paths, or folder prefixes
+        ("docs/" selects everything ingested from docs)."""
+        indexed = [row["source"] for row in self.sources()]
+        chosen: list[str] = []
+        for wanted in names:
+            candidates = {wanted.strip(), source_name(Path(wanted.strip()))}
+            matches = [s for s in indexed if s in candidates]
+            if not matches:
+                prefixes = {c.rstrip("/") + "/" for c in candidates if c.rstrip("/")}
+                matches = [s for s in indexed if any(s.startswith(p) for p in prefixes)]
+            if not matches:
+                raise UnknownSourceError(
+                    f"no indexed source {wanted!r}; indexed sources: "
+                    f"{', '.join(indexed) or 'none'} (see `chatbot sources`)"
+                )
+            chosen.extend(s for s in matches if s not in chosen)
+        return chosen
 
     def all_chunks(self, batch: int = 5000) -> list[Document]:
         """Every chunk in the collection with its id (for the keyword index)."""

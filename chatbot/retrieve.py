@@ -10,6 +10,8 @@ the dense cosine similarity, and the BM25 score divided by the IDF mass of the q
 score differences and so cannot push aside a clearly better dense hit, which is what made plain
 RRF fall below dense alone on paraphrased questions. Both scores are computed exactly for every
 candidate from either side. Weights were chosen on three data sets; see docs/benchmarks.md.
+
+Optionally the k passages are then picked by maximal marginal relevance (`mmr_select`).
 """
 
 from __future__ import annotations
@@ -96,6 +98,12 @@ class Retriever:
                 self._cache = _Bm25Cache(generation, docs, BM25Okapi(corpus))
             return self._cache
 
+    def term_weights(self, question: str) -> dict[str, float]:
+        """IDF of each question term over the indexed chunks (to rank a passage's sentences
+        by the rarity of the question words they share)."""
+        bm25 = self._bm25().bm25
+        return {t: idf(bm25, t) for t in bm25_tokens(question)}
+
     def dense(
         self,
         question: str,
@@ -104,12 +112,13 @@ class Retriever:
         vector: list[float] | None = None,
     ) -> list[tuple[Document, float]]:
         """Top-k chunks by cosine similarity (higher is better)."""
-        if self.index.count() == 0:
+        total = self.index.count()
+        if total == 0:
             return []
         if vector is None:
             vector = self.index.embeddings.embed_query(question)
         hits = self.index.store.similarity_search_by_vector_with_relevance_scores(
-            vector, k=min(k, self.index.count()), filter=_source_filter(sources)
+            vector, k=min(k, total), filter=_source_filter(sources)
         )
         # Chroma returns cosine distance; report cosine similarity.
         return [(doc, 1.0 - float(distance)) for doc, distance in hits]
@@ -143,8 +152,8 @@ class Retriever:
                 break
         return out
 
-    def _cosines(self, ids: Sequence[str], vector: list[float]) -> dict[str, float]:
-        """Exact cosine similarity of stored chunks to the question vector."""
+    def _vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored chunk vectors, L2-normalised (Chroma keeps them; nothing is re-embedded)."""
         if not ids:
             return {}
         got = self.index.store._collection.get(ids=list(ids), include=["embeddings"])
@@ -152,9 +161,13 @@ class Retriever:
             return {}
         matrix = np.asarray(got["embeddings"], dtype=np.float64)
         matrix /= np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
+        return {str(i): row for i, row in zip(got["ids"], matrix, strict=True)}
+
+    def _cosines(self, ids: Sequence[str], vector: list[float]) -> dict[str, float]:
+        """Exact cosine similarity of stored chunks to the question vector."""
         query = np.asarray(vector, dtype=np.float64)
         query /= max(float(np.linalg.norm(query)), 1e-12)
-        return {str(i): float(c) for i, c in zip(got["ids"], matrix @ query, strict=True)}
+        return {key: float(row @ query) for key, row in self._vectors(ids).items()}
 
     # --- fused -----------------------------------------------------------------------------
     def retrieve(
@@ -164,18 +177,35 @@ class Retriever:
         mode: str = "hybrid",
         sources: list[str] | None = None,
         fetch_k: int | None = None,
+        mmr_lambda: float | None = None,
     ) -> list[Passage]:
-        """The k best chunks; `fetch_k` (default 4k) candidates are taken from each side."""
+        """The k best chunks; `fetch_k` (default 4k) candidates are taken from each side.
+
+        With `mmr_lambda` the k are picked from those candidates by maximal marginal relevance
+        (1 = relevance only, 0 = diversity only), so near-duplicate chunks (a document saved
+        twice under different names, boilerplate repeated across pages) don't fill every slot.
+        """
         fetch = max(fetch_k or 4 * k, k)
+        want = k if mmr_lambda is None else fetch
+        ranked: list[tuple[Document, float, dict[str, float]]]
         if mode == "dense":
-            return [_passage(d, s, {"dense": s}) for d, s in self.dense(question, k, sources)]
-        if mode == "bm25":
-            return [
-                _passage(d, raw, {"bm25": raw, "bm25_norm": norm})
-                for d, raw, norm in self._bm25_hits(question, k, sources)
+            ranked = [(d, s, {"dense": s}) for d, s in self.dense(question, want, sources)]
+        elif mode == "bm25":
+            ranked = [
+                (d, raw, {"bm25": raw, "bm25_norm": norm})
+                for d, raw, norm in self._bm25_hits(question, want, sources)
             ]
-        if mode != "hybrid":
+        elif mode == "hybrid":
+            ranked = self._hybrid(question, fetch, sources)
+        else:
             raise ValueError(f"unknown retrieval mode {mode!r}")
+        if mmr_lambda is not None:
+            ranked = self._mmr(ranked, k, mmr_lambda)
+        return [_passage(doc, score, scores) for doc, score, scores in ranked[:k]]
+
+    def _hybrid(
+        self, question: str, fetch: int, sources: list[str] | None
+    ) -> list[tuple[Document, float, dict[str, float]]]:
         vector = self.index.embeddings.embed_query(question)
         dense_hits = self.dense(question, fetch, sources, vector)
         keyword_hits = self._bm25_hits(question, fetch, sources)
@@ -201,16 +231,62 @@ class Retriever:
             )
         else:
             fused = score_fuse(per, self.weights)
-        order = sorted(fused, key=lambda key: -fused[key])[:k]
-        return [_passage(docs[key], fused[key], per[key]) for key in order]
+        order = sorted(fused, key=lambda key: -fused[key])
+        return [(docs[key], fused[key], per[key]) for key in order]
+
+    def _mmr(
+        self, ranked: list[tuple[Document, float, dict[str, float]]], k: int, lam: float
+    ) -> list[tuple[Document, float, dict[str, float]]]:
+        if len(ranked) <= 1:
+            return ranked
+        keys = [str(doc.id) for doc, _, _ in ranked]
+        vectors = self._vectors(keys)
+        picked = mmr_select(
+            [score for _, score, _ in ranked],
+            np.stack([vectors[key] for key in keys]) if len(vectors) == len(keys) else None,
+            k,
+            lam,
+        )
+        return [ranked[i] for i in picked]
+
+
+def mmr_select(
+    relevance: Sequence[float], vectors: np.ndarray | None, k: int, lam: float
+) -> list[int]:
+    """Greedy maximal marginal relevance over candidates in rank order.
+
+    Relevance is min-max scaled over the candidates so that one trade-off `lam` means the same
+    for cosine, BM25 and fused scores; redundancy is the highest cosine similarity to a chunk
+    already picked. Without vectors the rank order is kept.
+    """
+    n = len(relevance)
+    if vectors is None or n <= 1:
+        return list(range(min(k, n)))
+    rel = np.asarray(relevance, dtype=np.float64)
+    spread = float(rel.max() - rel.min())
+    rel = (rel - rel.min()) / spread if spread > 0 else np.ones(n)
+    similarity = vectors @ vectors.T
+    picked = [0]
+    redundancy = similarity[0].copy()
+    while len(picked) < min(k, n):
+        gain = lam * rel - (1 - lam) * redundancy
+        gain[picked] = -np.inf
+        best = int(np.argmax(gain))
+        picked.append(best)
+        redundancy = np.maximum(redundancy, similarity[best])
+    return picked
+
+
+def idf(bm25: Any, token: str) -> float:
+    """IDF of a term in the indexed chunks; an unseen term counts as the rarest possible."""
+    n = max(int(bm25.corpus_size), 1)
+    return max(float(bm25.idf.get(token, math.log((n + 0.5) / 0.5))), 0.0)
 
 
 def idf_mass(bm25: Any, tokens: Sequence[str]) -> float:
-    """Sum of the IDF of the question's terms (unseen terms count as the rarest possible):
-    about the BM25 score of a chunk of average length containing each term once."""
-    n = max(int(bm25.corpus_size), 1)
-    unseen = math.log((n + 0.5) / 0.5)
-    return sum(max(float(bm25.idf.get(t, unseen)), 0.0) for t in tokens) or 1.0
+    """Sum of the IDF of the question's terms: about the BM25 score of a chunk of average
+    length containing each term once."""
+    return sum(idf(bm25, t) for t in tokens) or 1.0
 
 
 def score_fuse(

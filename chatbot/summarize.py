@@ -17,9 +17,9 @@ from pathlib import Path
 
 from langchain_core.messages import HumanMessage
 
-from chatbot.answer import AnswerError, estimate_tokens
+from chatbot.answer import AnswerError, estimate_tokens, format_passages, passage_block
 from chatbot.citations import MARKER, check, cite, split_sentences
-from chatbot.index import Index, source_name
+from chatbot.index import Index, UnknownSourceError
 from chatbot.models import Answer, Bullet, Citation, Passage, Sentence, Summary
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
@@ -78,19 +78,10 @@ def select_sources(index: Index, sources: Sequence[str] | None) -> list[str]:
         raise SummaryError("the index is empty; run `chatbot ingest PATH` first")
     if not sources:
         return indexed
-    chosen: list[str] = []
-    for wanted in sources:
-        candidates = {wanted.strip(), source_name(Path(wanted.strip()))}
-        matches = [s for s in indexed if s in candidates]
-        if not matches:
-            prefixes = {c.rstrip("/") + "/" for c in candidates if c.rstrip("/")}
-            matches = [s for s in indexed if any(s.startswith(p) for p in prefixes)]
-        if not matches:
-            raise SummaryError(
-                f"no indexed source {wanted!r}; indexed sources: {', '.join(indexed)}"
-            )
-        chosen.extend(s for s in matches if s not in chosen)
-    return chosen
+    try:
+        return index.resolve_sources(sources)
+    except UnknownSourceError as exc:
+        raise SummaryError(str(exc)) from exc
 
 
 def read_chunks(index: Index, sources: Sequence[str]) -> list[Passage]:
@@ -134,19 +125,6 @@ def display_texts(passages: Sequence[Passage]) -> list[str]:
 
 
 # --- batching -----------------------------------------------------------------------------
-def _block(n: int, source: str, text: str, show_source: bool) -> str:
-    return (f"Document: {source}\n" if show_source else "") + f"[{n}]\n{text}"
-
-
-def format_batch(passages: Sequence[Passage], texts: Sequence[str]) -> str:
-    """Passages numbered from 1, with a `Document:` line whenever the source changes."""
-    blocks = []
-    for i, (p, text) in enumerate(zip(passages, texts, strict=True)):
-        show = i == 0 or passages[i - 1].source != p.source
-        blocks.append(_block(i + 1, p.source, text, show))
-    return "\n\n".join(blocks)
-
-
 def bullet_count(n: int) -> str:
     """How prompts ask for bullets ("one bullet point", "3 bullet points")."""
     return "one bullet point" if n == 1 else f"{n} bullet points"
@@ -192,11 +170,11 @@ def plan_batches(
     costs = []
     for i, p in enumerate(passages):
         # Counted as if it opened a batch (with its source line), the worst case.
-        cost = estimate_tokens(_block(i + 1, p.source, shown[i], True) + "\n\n")
+        cost = estimate_tokens(passage_block(i + 1, p, shown[i]) + "\n\n")
         if cost > budget:
             keep = max(len(shown[i]) - (cost - budget) * 3 - 3, 1)
             shown[i] = shown[i][:keep]
-            cost = estimate_tokens(_block(i + 1, p.source, shown[i], True) + "\n\n")
+            cost = estimate_tokens(passage_block(i + 1, p, shown[i]) + "\n\n")
             notes.append(
                 f"chunk [{i + 1}] of {p.source} was cut to {keep} characters to fit the "
                 "context window"
@@ -369,7 +347,7 @@ def _map(
     for number, (batch, share) in enumerate(zip(batches, targets, strict=True), 1):
         batch_passages = [passages[i] for i in batch]
         prompt = template.format(
-            passages=format_batch(batch_passages, [shown[i] for i in batch]),
+            passages=format_passages(batch_passages, [shown[i] for i in batch]),
             bullets=bullet_count(share),
         )
         reply, cut = _invoke(pipeline, prompt, summary, share, one_line=share == 1)

@@ -213,6 +213,31 @@ def test_sidebar_shows_model_read_only_and_session_retrieval_settings(
     assert seeded_env.settings.retriever == "hybrid"  # other sessions are unaffected
 
 
+def test_search_only_in_some_documents_and_mmr_toggle(
+    seeded_env: Pipeline, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "bakery.txt").write_text(
+        "Xi Jinping never visited the bakery on Elm Street, which sells rye bread.",
+        encoding="utf-8",
+    )
+    seeded_env.index.ingest([Path("other")])
+    at = start()
+    picker = at.multiselect(key="search_sources")
+    assert picker.options == ["other/bakery.txt", SEED_SOURCE] and picker.value == []
+    picker.set_value(["other/bakery.txt"])
+    at.sidebar.toggle(key="mmr").set_value(True)
+    ask(at, "Which place did Xi Jinping visit?")
+    answer: Answer = at.session_state["answers"][0]
+    assert answer.citations and {c.source for c in answer.citations} == {"other/bakery.txt"}
+    assert at.session_state["mmr"] is True
+    seeded_env.index.remove("other/bakery.txt")  # a chosen source that goes away is dropped
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["search_sources"] == []
+
+
 # --- model service problems --------------------------------------------------------------------
 def test_missing_key_banner_keeps_conversation(
     seeded_env: Pipeline, monkeypatch: pytest.MonkeyPatch

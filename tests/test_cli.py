@@ -93,3 +93,26 @@ def test_chat_routes_summary_requests(
     out = capsys.readouterr().out
     assert out.lstrip().startswith("- ")
     assert "seeds/xi-kazakhstan-visit.txt" in out
+
+
+def test_ask_source_filter_and_retrieval_flags(
+    fake_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (fake_env / "other").mkdir()
+    (fake_env / "other" / "bakery.txt").write_text(
+        "The bakery on Elm Street sells rye bread every morning.", encoding="utf-8"
+    )
+    assert main(["ingest", "seeds", "other"]) == 0
+    capsys.readouterr()
+    question = "What does the bakery on Elm Street sell?"
+    assert main(["ask", "--json", "--source", "seeds/", "--retriever", "bm25", question]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "rye" not in data["answer"]
+    assert {c["source"] for c in data["citations"]} <= {"seeds/xi-kazakhstan-visit.txt"}
+    assert main(["ask", "--json", "--source", "other/bakery.txt", "--mmr", question]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert "rye bread" in data["answer"]
+    assert {c["source"] for c in data["citations"]} == {"other/bakery.txt"}
+    assert main(["ask", "--source", "nowhere.txt", question]) == 2
+    err = capsys.readouterr().err
+    assert "no indexed source 'nowhere.txt'" in err and "other/bakery.txt" in err

@@ -153,6 +153,7 @@ def test_sigkill_while_updating_changed_files(tmp_path: Path) -> None:
     Pipeline.build(settings_for(crash_dir)).index.ingest([Path("docs")])
     make_corpus(tmp_path, version=1)  # every file changes
     total = records_written(crash_dir)
+    time.sleep(1.5)  # the first run's records must predate the kill's one-second window
     kill_mid_embedding(tmp_path, crash_dir, after=total // 3, before=total)
     assert run_ingest(tmp_path, crash_dir).returncode == 0
     Pipeline.build(settings_for(clean_dir)).index.ingest([Path("docs")])

@@ -1,15 +1,24 @@
-"""Hybrid fusion: calibrated score sum (default) and weighted RRF, on hand-computed examples."""
+"""Hybrid fusion (calibrated score sum, weighted RRF) by hand; MMR; the source filter."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
+from chatbot.config import Settings
 from chatbot.pipeline import Pipeline
-from chatbot.retrieve import DEFAULT_WEIGHTS, Retriever, idf_mass, rrf_fuse, score_fuse
+from chatbot.retrieve import (
+    DEFAULT_WEIGHTS,
+    Retriever,
+    idf_mass,
+    mmr_select,
+    rrf_fuse,
+    score_fuse,
+)
 
 
 def test_score_fuse_by_hand() -> None:
@@ -75,3 +84,50 @@ def test_rrf_fusion_and_single_modes(seeded: Pipeline, seed_dir: Path) -> None:
     bm25 = seeded.retriever.retrieve(question, k=3, mode="bm25")
     assert all(set(p.scores) == {"bm25", "bm25_norm"} for p in bm25)
     assert all(p.scores["bm25_norm"] > 0 for p in bm25)
+
+
+def test_mmr_select_by_hand() -> None:
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])  # 0 and 1 are duplicates
+    relevance = [0.9, 0.85, 0.5]
+    assert mmr_select(relevance, vectors, 2, lam=1.0) == [0, 1]  # relevance only
+    assert mmr_select(relevance, vectors, 2, lam=0.5) == [0, 2]  # the duplicate loses
+    assert mmr_select(relevance, vectors, 5, lam=0.5) == [0, 2, 1]  # never more than given
+    assert mmr_select(relevance, None, 2, lam=0.5) == [0, 1]  # no vectors: rank order
+
+
+def test_mmr_skips_a_duplicated_document(
+    fake_settings: Settings, tmp_path: Path, seed_dir: Path
+) -> None:
+    article = (seed_dir / "xi-kazakhstan-visit.txt").read_text(encoding="utf-8")
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "same-article.txt").write_text(article, encoding="utf-8")
+    pipeline = Pipeline.build(fake_settings)
+    pipeline.index.ingest([Path("seeds"), Path("copy")])
+    question = "When did Xi last travel to Kazakhstan?"
+    plain = pipeline.retriever.retrieve(question, k=2)
+    assert plain[0].text == plain[1].text  # the same chunk, once from each file
+    diverse = pipeline.retriever.retrieve(question, k=2, mmr_lambda=0.5)
+    assert diverse[0].chunk_id == plain[0].chunk_id
+    assert diverse[1].text != diverse[0].text
+    for mode in ("dense", "bm25"):
+        picked = pipeline.retriever.retrieve(question, k=2, mode=mode, mmr_lambda=0.5)
+        assert len(picked) == 2 and picked[0].text != picked[1].text
+
+
+def test_source_filter_restricts_every_mode(
+    fake_settings: Settings, tmp_path: Path, seed_dir: Path
+) -> None:
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "bakery.txt").write_text(
+        "The bakery on Elm Street sells rye bread. Xi never visited it.", encoding="utf-8"
+    )
+    pipeline = Pipeline.build(fake_settings)
+    pipeline.index.ingest([Path("seeds"), Path("other")])
+    assert pipeline.index.resolve_sources(["other/"]) == ["other/bakery.txt"]
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = pipeline.retriever.retrieve("Xi visited", 5, mode, ["other/bakery.txt"])
+        assert hits and {p.source for p in hits} == {"other/bakery.txt"}
+
+
+def test_mmr_on_no_hits_returns_nothing(seeded: Pipeline) -> None:
+    assert seeded.retriever.retrieve("quokka", 3, "bm25", mmr_lambda=0.5) == []

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.answer import format_passages
 from chatbot.config import Settings
 from chatbot.fakes import FakeChatModel
 from chatbot.models import Summary
@@ -14,7 +15,6 @@ from chatbot.pipeline import Pipeline
 from chatbot.summarize import (
     SummaryError,
     display_texts,
-    format_batch,
     is_summary_request,
     map_budget,
     parse_bullets,
@@ -132,7 +132,7 @@ def test_batches_cover_every_chunk_once_in_order_within_budget(
     if context == 4096:  # the whole article fits: one batch per section
         assert len(batches) == sections
     for batch in batches:
-        block = format_batch([passages[i] for i in batch], [shown[i] for i in batch])
+        block = format_passages([passages[i] for i in batch], [shown[i] for i in batch])
         assert len(block) // 3 + 1 <= budget
     starts = [p.start for p in passages]
     assert starts == sorted(starts)
@@ -173,7 +173,7 @@ def test_oversized_chunk_is_trimmed_not_dropped(seeded: Pipeline) -> None:
     assert len(notes) == len(passages) and "was cut" in notes[0]
     assert all(0 < len(text) < len(huge[0]) for text in shown)
     for i, text in enumerate(shown):
-        assert len(format_batch([passages[i]], [text])) // 3 + 1 <= budget
+        assert len(format_passages([passages[i]], [text])) // 3 + 1 <= budget
 
 
 def test_unknown_source_is_a_clear_error(seeded: Pipeline) -> None:

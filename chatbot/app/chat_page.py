@@ -56,12 +56,26 @@ def render_answer(answer: Answer) -> None:
         st.caption(views.md_escape("; ".join(answer.notes)))
 
 
+def _source_filter(pipeline: Pipeline) -> None:
+    """Restrict retrieval to some documents (shown once there is more than one)."""
+    indexed = [row["source"] for row in pipeline.index.sources()]
+    # A source removed on the Documents page must leave the selection before the widget runs.
+    chosen = [s for s in st.session_state.get("search_sources", []) if s in indexed]
+    st.session_state["search_sources"] = chosen
+    if len(indexed) > 1:
+        st.multiselect(
+            "Search only in", indexed, key="search_sources", placeholder="All documents",
+            help="Answers use passages from these documents only; empty searches everything",
+        )
+
+
 def render(pipeline: Pipeline, banner: DeltaGenerator, shown: str | None = None) -> None:
     """The conversation so far, then the input; `banner` is the slot at the top of the page
     for service problems (`shown` is the one already in it, if any)."""
     st.title("Chat with your documents")
     if pipeline.index.count() == 0:
         st.info("The index is empty: add files on the **Documents** page first.")
+    _source_filter(pipeline)
     for answer in app_state.answers():
         with st.chat_message("user"):
             st.markdown(views.md_escape(answer.question))
@@ -94,6 +108,8 @@ def _answer(
                     st.session_state["history"],
                     k=st.session_state["k"],
                     mode=st.session_state["retriever"],
+                    mmr=st.session_state["mmr"],
+                    sources=st.session_state["search_sources"] or None,
                 )
             )
         with placeholder.container():

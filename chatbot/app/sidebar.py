@@ -1,4 +1,4 @@
-"""Sidebar: page switcher, the model in use (read-only), per-session k and retriever, export."""
+"""Sidebar: page switcher, the model in use (read-only), per-tab k, retriever and MMR, export."""
 
 from __future__ import annotations
 
@@ -40,6 +40,11 @@ def render(settings: Settings) -> tuple[str, DeltaGenerator]:
         key="retriever",
         help="hybrid fuses vector and keyword search; for this browser tab only "
         "(default: CHATBOT_RETRIEVER)",
+    )
+    sidebar.toggle(
+        "Diversify passages (MMR)", settings.mmr, key="mmr",
+        help="Skip passages that repeat ones already picked; for this browser tab only "
+        "(default: CHATBOT_MMR)",
     )
     sidebar.subheader("Export")
     return str(page), sidebar.container()
