@@ -21,7 +21,7 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from langchain_core.documents import Document
@@ -59,11 +59,18 @@ FUSIONS = ("score", "rrf")
 DEFAULT_WEIGHTS = {"dense": 0.65, "bm25": 0.35}
 
 
+class _Scored(NamedTuple):
+    cache: _Bm25Cache
+    scores: Any  # numpy array, one raw BM25 score per chunk of `cache.docs`
+    mass: float
+
+
 @dataclass
 class _Bm25Cache:
     generation: int
     docs: list[Document]
     bm25: Any
+    position: dict[str, int]  # chunk id -> row in `docs`
 
 
 class Retriever:
@@ -95,7 +102,8 @@ class Retriever:
             if self._cache is None or self._cache.generation != generation:
                 docs = self.index.all_chunks()
                 corpus = [bm25_tokens(d.page_content) for d in docs] or [[""]]
-                self._cache = _Bm25Cache(generation, docs, BM25Okapi(corpus))
+                position = {str(d.id): i for i, d in enumerate(docs)}
+                self._cache = _Bm25Cache(generation, docs, BM25Okapi(corpus), position)
             return self._cache
 
     def term_weights(self, question: str) -> dict[str, float]:
@@ -130,15 +138,16 @@ class Retriever:
         return [(doc, raw) for doc, raw, _ in self._bm25_hits(question, k, sources)]
 
     def _bm25_hits(
-        self, question: str, k: int, sources: list[str] | None
+        self,
+        question: str,
+        k: int,
+        sources: list[str] | None,
+        scored: _Scored | None = None,
     ) -> list[tuple[Document, float, float]]:
         """(chunk, raw score, calibrated score) for the top-k BM25 chunks."""
-        cache = self._bm25()
+        cache, scores, mass = scored or self._bm25_scores(question)
         if not cache.docs:
             return []
-        tokens = bm25_tokens(question)
-        scores = cache.bm25.get_scores(tokens)
-        mass = idf_mass(cache.bm25, tokens)
         ranked = sorted(range(len(cache.docs)), key=lambda i: -scores[i])
         out = []
         for i in ranked:
@@ -151,6 +160,21 @@ class Retriever:
             if len(out) >= k:
                 break
         return out
+
+    def _bm25_scores(self, question: str) -> _Scored:
+        """Raw BM25 scores of every chunk (rank_bm25 scores the whole corpus anyway) and the
+        question's IDF mass, the calibration divisor, with the keyword index they came from
+        (an ingestion in another thread may swap in a new one meanwhile)."""
+        cache = self._bm25()
+        tokens = bm25_tokens(question)
+        return _Scored(cache, cache.bm25.get_scores(tokens), idf_mass(cache.bm25, tokens))
+
+    @staticmethod
+    def _keyword_scores(ids: Sequence[str], scored: _Scored) -> dict[str, tuple[float, float]]:
+        """(raw, calibrated) BM25 score of the given chunks, where they share a term."""
+        cache, scores, mass = scored
+        found = ((key, float(scores[cache.position[key]])) for key in ids if key in cache.position)
+        return {key: (raw, raw / mass) for key, raw in found if raw > 0}
 
     def _vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored chunk vectors, L2-normalised (Chroma keeps them; nothing is re-embedded)."""
@@ -208,7 +232,8 @@ class Retriever:
     ) -> list[tuple[Document, float, dict[str, float]]]:
         vector = self.index.embeddings.embed_query(question)
         dense_hits = self.dense(question, fetch, sources, vector)
-        keyword_hits = self._bm25_hits(question, fetch, sources)
+        scored = self._bm25_scores(question)
+        keyword_hits = self._bm25_hits(question, fetch, sources, scored)
         docs: dict[str, Document] = {}
         per: dict[str, dict[str, float]] = {}
         for doc, cosine in dense_hits:
@@ -217,11 +242,16 @@ class Retriever:
         for doc, raw, norm in keyword_hits:
             docs.setdefault(str(doc.id), doc)
             per.setdefault(str(doc.id), {}).update(bm25=raw, bm25_norm=norm)
-        # Candidates found only by BM25 get their exact cosine, so every candidate is scored
-        # on both sides (and the relevance threshold sees a real dense score).
+        # Every candidate is scored exactly on both sides: one found only by BM25 gets its real
+        # cosine (so the relevance threshold sees a real dense score), one found only by dense
+        # search gets its real BM25 score (it may match the question's words, just not enough
+        # of them to make the keyword top list).
         missing = [key for key, scores in per.items() if "dense" not in scores]
         for key, cosine in self._cosines(missing, vector).items():
             per[key]["dense"] = cosine
+        unscored = [key for key, scores in per.items() if "bm25" not in scores]
+        for key, (raw, norm) in self._keyword_scores(unscored, scored).items():
+            per[key].update(bm25=raw, bm25_norm=norm)
         if self.fusion == "rrf":
             fused = rrf_fuse(
                 {"dense": [str(d.id) for d, _ in dense_hits],

@@ -131,3 +131,17 @@ def test_source_filter_restricts_every_mode(
 
 def test_mmr_on_no_hits_returns_nothing(seeded: Pipeline) -> None:
     assert seeded.retriever.retrieve("quokka", 3, "bm25", mmr_lambda=0.5) == []
+
+
+def test_dense_only_candidates_get_their_exact_keyword_score(seeded: Pipeline) -> None:
+    # Here the top dense chunk is not the top BM25 chunk but shares words with the question.
+    question = "Which newspaper published Xi's article before the visit?"
+    every_bm25 = {str(d.id): raw for d, raw in seeded.retriever.bm25(question, k=1000)}
+    [(top_dense, _)] = seeded.retriever.dense(question, 1)
+    [(top_keyword, _)] = seeded.retriever.bm25(question, 1)
+    assert top_dense.id != top_keyword.id and every_bm25[str(top_dense.id)] > 0
+    candidates = seeded.retriever._hybrid(question, 1, None)  # one from each side
+    assert len(candidates) == 2
+    for doc, _, scores in candidates:
+        assert scores["bm25"] == pytest.approx(every_bm25[str(doc.id)])
+        assert scores["dense"] > 0
