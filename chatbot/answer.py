@@ -311,12 +311,12 @@ def stream_answer(
             "completion_tokens": int(usage["output_tokens"]),
         }
     answer.cost_usd = _cost(pipeline, answer.usage)
-    if is_abstention(text):
+    checked = None if is_abstention(text) else check(text, passages)
+    if checked is None:
         answer.notes.append("the model said the passages do not answer the question")
-    elif not MARKERS.sub("", text).strip(" .\n"):
+    elif not checked.sentences:
         answer.notes.append(f"the model gave no answer text (it wrote {text.strip()!r})")
     else:
-        checked = check(text, passages)
         answer.answer = checked.text
         answer.abstained = False
         answer.citations = checked.citations

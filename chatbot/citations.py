@@ -100,8 +100,10 @@ def check(
     claims_for: dict[int, list[str]] = {}
     for start, end in split_sentences(text):
         raw = text[start:end].strip()
-        cited = sorted(set(_markers(raw)))
         claim = MARKER.sub("", raw).strip()
+        if not re.search(r"\w", claim):  # a bare marker or a stray quote says nothing
+            continue
+        cited = sorted(set(_markers(raw)))
         supported = bool(cited)
         if cited and claim:
             cited, raw = _retarget(raw, claim, cited, passages, threshold, notes)

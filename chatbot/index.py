@@ -15,7 +15,7 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -26,7 +26,7 @@ from langchain_core.indexing import index as lc_index
 from chatbot.config import Settings
 from chatbot.loaders import LoadedDocument, SkipFile, discover, load
 from chatbot.locking import exclusive, open_lock, write_lock
-from chatbot.models import Chunk
+from chatbot.models import Chunk, FileReport, IngestReport
 from chatbot.splitting import split_text
 
 #: Called as progress(stage, done, total) with stage "files" or "embed".
@@ -141,46 +141,6 @@ def drop_index(settings: Settings) -> None:
                 )
         finally:
             connection.close()
-
-
-@dataclass
-class FileReport:
-    source: str
-    status: str  # added | updated | unchanged | removed | skipped
-    chunks: int = 0
-    reason: str = ""
-
-
-@dataclass
-class IngestReport:
-    files: list[FileReport] = field(default_factory=list)
-    chunks_written: int = 0
-    chunks_deleted: int = 0
-    seconds: float = 0.0
-
-    def count(self, status: str) -> int:
-        return sum(1 for f in self.files if f.status == status)
-
-    def summary(self) -> str:
-        return (
-            f"{self.count('added')} added, {self.count('updated')} updated, "
-            f"{self.count('unchanged')} unchanged, {self.count('removed')} removed, "
-            f"{self.count('skipped')} skipped; {self.chunks_written} chunks written, "
-            f"{self.chunks_deleted} deleted in {self.seconds:.1f} s"
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "files": [vars(f) for f in self.files],
-            "added": self.count("added"),
-            "updated": self.count("updated"),
-            "unchanged": self.count("unchanged"),
-            "removed": self.count("removed"),
-            "skipped": self.count("skipped"),
-            "chunks_written": self.chunks_written,
-            "chunks_deleted": self.chunks_deleted,
-            "seconds": round(self.seconds, 3),
-        }
 
 
 class _Known(NamedTuple):

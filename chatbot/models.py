@@ -1,5 +1,5 @@
-"""Data classes for what flows between pipeline stages: chunks, passages, citations, answers,
-summaries."""
+"""Data classes for what flows between pipeline stages: ingestion reports, chunks, passages,
+citations, answers, summaries."""
 
 from __future__ import annotations
 
@@ -131,3 +131,47 @@ class Summary:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class FileReport:
+    """What ingestion did with one file (and why, when it was skipped)."""
+
+    source: str
+    status: str  # added | updated | unchanged | removed | skipped
+    chunks: int = 0
+    reason: str = ""
+
+
+@dataclass
+class IngestReport:
+    """One ingestion run, shown by the CLI and the app's Documents page."""
+
+    files: list[FileReport] = field(default_factory=list)
+    chunks_written: int = 0
+    chunks_deleted: int = 0
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    def summary(self) -> str:
+        return (
+            f"{self.count('added')} added, {self.count('updated')} updated, "
+            f"{self.count('unchanged')} unchanged, {self.count('removed')} removed, "
+            f"{self.count('skipped')} skipped; {self.chunks_written} chunks written, "
+            f"{self.chunks_deleted} deleted in {self.seconds:.1f} s"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": [vars(f) for f in self.files],
+            "added": self.count("added"),
+            "updated": self.count("updated"),
+            "unchanged": self.count("unchanged"),
+            "removed": self.count("removed"),
+            "skipped": self.count("skipped"),
+            "chunks_written": self.chunks_written,
+            "chunks_deleted": self.chunks_deleted,
+            "seconds": round(self.seconds, 3),
+        }

@@ -18,7 +18,7 @@ from pathlib import Path
 from langchain_core.messages import HumanMessage
 
 from chatbot.answer import AnswerError, estimate_tokens, format_passages, passage_block
-from chatbot.citations import MARKER, check, cite, split_sentences
+from chatbot.citations import MARKER, check, cite
 from chatbot.index import Index, UnknownSourceError
 from chatbot.models import Answer, Bullet, Citation, Passage, Sentence, Summary
 from chatbot.pipeline import Pipeline
@@ -277,10 +277,6 @@ def check_bullet(
     """Check a bullet whose markers number `passages` from 1, like an answer's sentences
     (invalid markers removed, uncited sentences attributed or flagged), then renumber the
     markers to the global chunk numbers `numbers`."""
-    # Drop fragments without words (a stray closing quote on its own) before checking.
-    text = " ".join(
-        text[a:b] for a, b in split_sentences(text) if re.search(r"\w", MARKER.sub("", text[a:b]))
-    )
     checked = check(text, passages)
     notes.extend(checked.notes)
     cited = sorted({numbers[n - 1] for s in checked.sentences for n in s.citations})

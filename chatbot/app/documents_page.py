@@ -11,7 +11,8 @@ import streamlit as st
 
 from chatbot.app import app_state, views
 from chatbot.app.uploads import UPLOAD_TYPES, Upload, save_uploads
-from chatbot.index import IngestReport, source_name
+from chatbot.index import source_name
+from chatbot.models import IngestReport
 from chatbot.pipeline import Pipeline
 
 STAGES = {"files": "Reading files", "embed": "Embedding chunks"}

@@ -12,7 +12,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from chatbot.index import FileReport
+from chatbot.models import FileReport
 
 #: What the upload widget accepts (the loaders decide what can actually be read).
 UPLOAD_TYPES = ("txt", "md", "html", "htm", "pdf", "docx")
