@@ -13,16 +13,16 @@ from dataclasses import dataclass
 
 from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 
+from chatbot import markers
 from chatbot.citations import check
 from chatbot.index import UnknownSourceError
 from chatbot.models import Answer, Passage
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
 from chatbot.retrieve import bm25_tokens
+from chatbot.sentences import sentence_spans
 from chatbot.service_errors import model_errors
-from chatbot.splitting import Span, sentences
 
-MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 ABSTENTION = "I could not find this in the documents."
 _ABSTAIN = re.compile(
     r"(could not|couldn't|cannot|can't|can not|unable to) (find|answer|determine|be found)"
@@ -162,7 +162,7 @@ def focus(
     if len(passage.text) <= max_chars:
         return passage
     text = passage.text
-    spans = [(s.start, s.end) for s in sentences(text, Span(0, len(text)))]
+    spans = sentence_spans(text)
     if not spans:
         return passage
     wanted = set(bm25_tokens(question))
@@ -194,8 +194,9 @@ def is_abstention(text: str) -> bool:
     stripped = text.strip()
     if stripped.lower().startswith(ABSTENTION.lower().rstrip(".")):
         return True
-    first_sentence = re.split(r"(?<=[.!?])\s", stripped, maxsplit=1)[0]
-    return bool(_ABSTAIN.search(first_sentence)) and not MARKERS.search(stripped)
+    spans = sentence_spans(stripped, lines=True)
+    first_sentence = stripped[spans[0][0] : spans[0][1]] if spans else stripped
+    return bool(_ABSTAIN.search(first_sentence)) and not markers.has_marker(stripped)
 
 
 def condense(pipeline: Pipeline, question: str, history: Sequence[Turn]) -> str:
@@ -205,7 +206,7 @@ def condense(pipeline: Pipeline, question: str, history: Sequence[Turn]) -> str:
     lines = []
     for turn in history[-3:]:
         lines.append(f"User: {turn.question}")
-        lines.append("Assistant: " + MARKERS.sub("", turn.answer)[:300])
+        lines.append("Assistant: " + markers.strip(turn.answer)[:300])
     prompt = load_prompt("condense").format(history="\n".join(lines), question=question)
     reply = pipeline.chat.model.invoke([HumanMessage(prompt)])
     rewritten = str(reply.content).strip().strip('"').splitlines()

@@ -33,7 +33,7 @@ from chatbot.splitting import split_text
 ProgressFn = Callable[[str, int, int], None]
 
 #: Bump when splitting changes in a way that should re-chunk unchanged files.
-SPLITTER_VERSION = 2
+SPLITTER_VERSION = 3
 
 #: Chunks handed to LangChain's index() per call: several embedding batches, so the embedder
 #: can sort a larger pool by length (less padding) and per-call bookkeeping stays small.

@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from chatbot import markers
 from chatbot.models import Answer, Citation
 
-_MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|<>~$:])")
 
 CHIP_STYLE = (
@@ -37,12 +37,12 @@ def md_escape(text: str) -> str:
 
 def _chips(escaped: str) -> str:
     def chip(match: re.Match[str]) -> str:
-        numbers = re.split(r"\s*,\s*", match.group(1))
         return "".join(
-            f'<span class="chatbot-cite" style="{CHIP_STYLE}">{n}</span>' for n in numbers
+            f'<span class="chatbot-cite" style="{CHIP_STYLE}">{n}</span>'
+            for n in markers.group_numbers(match.group(1))
         )
 
-    return _MARKER.sub(chip, escaped)
+    return markers.MARKER.sub(chip, escaped)
 
 
 def claim_html(text: str, supported: bool) -> str:
