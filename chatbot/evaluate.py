@@ -541,10 +541,11 @@ model {e(str(report.get("model", "")))}, embeddings {e(str(report.get("embedding
 
 def report_table(report: dict[str, Any]) -> Any:
     """A rich table: one row per case with its failed checks (or its answer when it passed)."""
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table("case", "result", "s", "detail", title=f"suite {escape(str(report['suite']))}")
+    from chatbot.terminal import plain
+
+    table = Table("case", "result", "s", "detail", title=plain(f"suite {report['suite']}"))
     table.columns[3].overflow = "fold"
     for case in report["cases"]:
         failed = [c for c in case["checks"] if not c["passed"]]
@@ -553,9 +554,9 @@ def report_table(report: dict[str, Any]) -> Any:
         else:
             detail = case["answer"].replace("\n", " ")[:100]
         table.add_row(
-            escape(str(case["id"])),
-            "[green]pass[/green]" if case["passed"] else "[red]FAIL[/red]",
+            plain(case["id"]),
+            plain("pass", "green") if case["passed"] else plain("FAIL", "red"),
             f"{float(case['timings'].get('case_s', 0.0)):.1f}",
-            escape(detail),
+            plain(detail),
         )
     return table
