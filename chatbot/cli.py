@@ -217,7 +217,7 @@ def _stream_to_terminal(
     final = None
     streamed = False
     try:
-        for item in stream_answer(pipeline, question, history, **options):
+        for item in stream_answer(pipeline, question, history, status=dim, **options):
             if isinstance(item, Answer):
                 final = item
             else:
@@ -244,8 +244,8 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     if pipeline.index.count() == 0:
         error("the index is empty; run `chatbot ingest PATH` first")
         return 1
-    if args.json:
-        answer = ask(pipeline, args.question, **_retrieval_options(args))
+    if args.json:  # stdout is the JSON object; retries are reported on stderr
+        answer = ask(pipeline, args.question, status=dim, **_retrieval_options(args))
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
     _stream_to_terminal(pipeline, args.question, [], _retrieval_options(args))

@@ -74,10 +74,19 @@ class Settings(BaseSettings):
         "llama.cpp (env OPENAI_BASE_URL). Empty: api.openai.com.",
     )
     request_timeout: float = Field(
-        default=120.0, gt=0, description="Seconds before one model request times out."
+        default=120.0,
+        gt=0,
+        description="One deadline (seconds) for everything an answer waits for before its first "
+        "token: connecting, retries with their backoff, and the model's silence. It also bounds "
+        "each model call of a summary and each remote embedding call.",
     )
     max_retries: int = Field(
-        default=2, ge=0, le=10, description="Retries of retryable model errors, with backoff."
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries of failed model requests (HTTP 408, 409, 429, 5xx, timeouts, lost "
+        "connections) with backoff, while CHATBOT_REQUEST_TIMEOUT leaves room; shown as they "
+        "happen.",
     )
 
     # --- embedded (local) models -------------------------------------------------------

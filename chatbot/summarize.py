@@ -21,6 +21,7 @@ from chatbot import markers
 from chatbot.answer import AnswerError, estimate_tokens, format_passages, passage_block
 from chatbot.citations import check, cite
 from chatbot.index import Index, UnknownSourceError
+from chatbot.model_calls import invoke as invoke_model
 from chatbot.models import Answer, Bullet, Citation, Passage, Sentence, Summary
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
@@ -295,18 +296,10 @@ def _invoke(
     """The reply text and whether it was cut at the token cap; `one_line` stops at the first
     line break (one bullet asked: the small model tends to go on with more)."""
     cap = reply_tokens(bullets, pipeline.settings.max_answer_tokens)
-    try:
-        reply = pipeline.chat.model.invoke(
-            [HumanMessage(prompt)], stop=["\n"] if one_line else None, max_completion_tokens=cap
-        )
-    except Exception as exc:
-        import openai
-
-        if isinstance(exc, openai.OpenAIError):
-            from chatbot.service_errors import explain
-
-            raise explain(exc, pipeline.settings) from None
-        raise
+    reply = invoke_model(
+        pipeline.settings, pipeline.chat.model, [HumanMessage(prompt)],
+        stop=["\n"] if one_line else None, max_completion_tokens=cap,
+    )
     usage = getattr(reply, "usage_metadata", None)
     if usage:
         summary.usage["prompt_tokens"] += int(usage["input_tokens"])
