@@ -488,10 +488,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _one_line(exc: BaseException) -> str:
     from pydantic import ValidationError
 
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"setting {'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()
-        )
+    from chatbot.config import describe_settings_error
+
+    if isinstance(exc, ValidationError):  # its str() quotes the input, API key included
+        return describe_settings_error(exc)
     return str(exc)
 
 

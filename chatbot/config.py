@@ -9,7 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROVIDER_NAMES = ("local", "openai", "fake")
@@ -252,6 +259,20 @@ class Settings(BaseSettings):
             data["min_relevance"] = None
         data.update(overrides)
         return Settings(**data)
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per invalid setting, from pydantic's messages only: its `str()` quotes the whole
+    input (the API key included), so no surface may show that."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = ".".join(map(str, error["loc"]))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if field in Settings.model_fields:
+            parts.append(f"setting {env_name(field)}: {message}")
+        else:
+            parts.append(f"setting {field}: {message}" if field else f"settings: {message}")
+    return "; ".join(parts) or "invalid settings"
 
 
 def get_settings(**overrides: Any) -> Settings:
