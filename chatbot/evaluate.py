@@ -26,8 +26,16 @@ from chatbot.pipeline import Pipeline
 
 #: Called after each case with (done, total, case report).
 CaseProgress = Callable[[int, int, dict[str, Any]], None]
-#: Settings a suite may not change: where its throwaway index lives is not its business.
-_FIXED_SETTINGS = frozenset({"data_dir", "collection", "chroma_host", "chroma_port"})
+#: The only settings a suite may change: retrieval and answer knobs. Which model service is
+#: called with which key, and where the index lives, stay the user's choice (a shared suite
+#: must not send the user's key to a server of its choosing).
+SUITE_SETTINGS = frozenset(
+    {
+        "k", "retriever", "mmr", "mmr_lambda", "min_relevance", "passage_chars",
+        "max_question_chars", "max_answer_tokens", "temperature", "chunk_size", "chunk_overlap",
+        "request_timeout", "max_retries",
+    }
+)
 
 
 class SuiteError(ValueError):
@@ -134,10 +142,13 @@ def parse_suite(raw: Any, path: Path) -> Suite:
         if case.task == "ask" and not case.question:
             raise SuiteError(f"{path}: {label}: field question: required for task ask")
     for key in suite.settings:
-        if key in _FIXED_SETTINGS:
-            raise SuiteError(f"{path}: field settings.{key}: a suite cannot change {key}")
         if key not in Settings.model_fields:
             raise SuiteError(f"{path}: field settings.{key}: unknown setting")
+        if key not in SUITE_SETTINGS:
+            raise SuiteError(
+                f"{path}: field settings.{key}: a suite may only change retrieval and answer "
+                f"settings ({', '.join(sorted(SUITE_SETTINGS))}); {key} stays as configured"
+            )
     return suite
 
 
