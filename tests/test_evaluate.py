@@ -455,7 +455,9 @@ def test_a_suite_cannot_redirect_the_model_key_or_storage(
     assert "Traceback" not in err
 
 
-def test_a_suite_may_tune_retrieval_and_answers(fake_settings: Settings, seed_dir: Path, tmp_path: Path) -> None:
+def test_a_suite_may_tune_retrieval_and_answers(
+    fake_settings: Settings, seed_dir: Path, tmp_path: Path
+) -> None:
     knobs = {
         "k": 2, "retriever": "bm25", "mmr": True, "mmr_lambda": 0.5, "min_relevance": 0.1,
         "passage_chars": 300, "max_answer_tokens": 200, "temperature": 0.0, "chunk_size": 500,
