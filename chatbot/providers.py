@@ -65,7 +65,7 @@ def _local_chat(settings: Settings) -> ChatBackend:
     path = settings.gguf_path or ensure_gguf(settings.data_dir)
     server = start_llama_server(path, settings.llm_context, settings.llm_threads)
     return ChatBackend(
-        model=_openai_chat(settings, server.base_url, NO_KEY),
+        model=_openai_chat(settings, server.base_url, server.api_key),
         name=settings.chat_model,
         provider="local",
         context_window=settings.llm_context,
