@@ -37,7 +37,7 @@ def _delete(pipeline: Pipeline, source: str) -> None:
     try:
         deleted = pipeline.index.remove(source)
     except KeyError:
-        st.session_state["flash"] = f"{source} was already removed"
+        st.session_state["flash"] = f"{source} was already removed"  # escaped when shown
         return
     except app_state.STARTUP_ERRORS as exc:  # busy index, store failure
         st.session_state["flash_error"] = str(exc)
@@ -134,7 +134,7 @@ def _sources_section(pipeline: Pipeline) -> None:
             key=f"delete:{row['source']}",
             on_click=_delete,
             args=(pipeline, row["source"]),
-            help=f"Remove {row['source']} from the index",
+            help=f"Remove {views.md_escape(row['source'])} from the index",
         )
     prune = st.checkbox("Also remove sources whose files are gone", value=False)
     if st.button("Re-index all sources"):
