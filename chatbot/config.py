@@ -146,6 +146,26 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         default=50.0, gt=0, description="Files larger than this (MiB) are skipped."
     )
+    max_file_chars: int = Field(
+        default=10_000_000,
+        ge=1000,
+        description="Files whose extracted text is longer than this many characters are "
+        "skipped (a small compressed PDF can expand to millions).",
+    )
+    max_file_pages: int = Field(
+        default=2000, ge=1, description="PDFs with more pages than this are skipped."
+    )
+    max_file_paragraphs: int = Field(
+        default=100_000,
+        ge=1,
+        description="DOCX files with more paragraphs and table rows than this are skipped.",
+    )
+    load_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds one PDF, DOCX or HTML file may take to read (in a worker process "
+        "that is stopped when late); the file is then skipped with this reason.",
+    )
     lock_timeout: float = Field(
         default=300.0,
         ge=0,

@@ -24,7 +24,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.indexing import index as lc_index
 
 from chatbot.config import Settings
-from chatbot.loaders import LoadedDocument, SkipFile, discover, load
+from chatbot.loaders import LoadedDocument, LoadLimits, SkipFile, discover, load
 from chatbot.locking import exclusive, open_lock, write_lock
 from chatbot.models import Chunk, FileReport, IngestReport
 from chatbot.splitting import split_text
@@ -477,12 +477,12 @@ class Index:
         files = discover([p for p in paths if p.exists()], include, exclude)
         known = self._known()
         by_path = {row.path: name for name, row in known.items()}
-        max_bytes = int(self.settings.max_file_mb * 2**20)
+        limits = LoadLimits.from_settings(self.settings)
         pending: list[_Pending] = []
         touched: list[tuple[Any, ...]] = []
         progress("files", 0, len(files))
         for done, path in enumerate(files, 1):
-            item = self._read_one(path, known, by_path, max_bytes, report, touched)
+            item = self._read_one(path, known, by_path, limits, report, touched)
             if item is not None:
                 pending.append(item)
             progress("files", done, len(files))
@@ -500,7 +500,7 @@ class Index:
         path: Path,
         known: dict[str, _Known],
         by_path: dict[str, str],
-        max_bytes: int,
+        limits: LoadLimits,
         report: IngestReport,
         touched: list[tuple[Any, ...]],
     ) -> _Pending | None:
@@ -524,7 +524,7 @@ class Index:
             return None
         kept = " (its previous version stays indexed)" if previous else ""
         try:
-            document = load(path, max_bytes)
+            document = load(path, limits)
         except SkipFile as exc:
             report.files.append(FileReport(source, "skipped", reason=f"{exc}{kept}"))
             return None

@@ -532,3 +532,56 @@ def test_md_escape_defuses_autolinks_even_token_by_token() -> None:
     assert escaped == views.md_escape(text)
     assert not UNESCAPED_LINK.search(escaped)
     assert plain(escaped) == text
+
+
+# --- issue 13 item 5: no upload destroys a document the user had --------------------------------
+def _upload(at: AppTest, files: list[tuple[str, bytes, str]]) -> AppTest:
+    at.file_uploader[0].set_value(files).run()
+    button(at, "Upload and index").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_colliding_names_in_one_batch_keep_both_files(app_env: Path) -> None:
+    at = _upload(
+        start("Documents"),
+        [
+            ("a b.txt", b"The zebra project ships in May.", "text/plain"),
+            ("a_b.txt", b"The yak project ships in June.", "text/plain"),
+            ("A_B.TXT", b"The emu project ships in July.", "text/plain"),
+        ],
+    )
+    uploads = app_env / "uploads"
+    texts = sorted(p.read_text() for p in uploads.iterdir())
+    assert texts == sorted(
+        ["The zebra project ships in May.", "The yak project ships in June.",
+         "The emu project ships in July."]
+    )
+    assert len(Pipeline.build(get_settings()).index.sources()) == 3
+    report = at.session_state["ingest_report"]
+    assert sorted(f.status for f in report.files) == ["added", "added", "added"]
+
+
+def test_a_broken_new_version_never_replaces_nor_prunes_the_good_one(app_env: Path) -> None:
+    good = b"The quarterly report says revenue rose to 3.5 million."
+    at = _upload(start("Documents"), [("report.txt", good, "text/plain")])
+    at = _upload(at, [("report.txt", b"broken \x80\x81 \xc3\x28 bytes", "text/plain")])
+    target = app_env / "uploads" / "report.txt"
+    assert target.read_bytes() == good  # the good file is still there, unchanged
+    [item] = at.session_state["ingest_report"].files
+    assert item.status == "skipped" and "UTF-8" in item.reason and "kept" in item.reason
+    at.checkbox[0].check().run()  # "Also remove sources whose files are gone"
+    button(at, "Re-index all sources").click().run()
+    assert not at.exception
+    sources = Pipeline.build(get_settings()).index.sources()
+    assert [Path(r["source"]).name for r in sources] == ["report.txt"]
+    assert {f.status for f in at.session_state["ingest_report"].files} == {"unchanged"}
+
+
+def test_a_good_new_version_replaces_the_old_one(app_env: Path) -> None:
+    at = _upload(start("Documents"), [("report.txt", b"Revenue rose in 2023.", "text/plain")])
+    at = _upload(at, [("report.txt", b"Revenue fell in 2024.", "text/plain")])
+    assert (app_env / "uploads" / "report.txt").read_text() == "Revenue fell in 2024."
+    [item] = at.session_state["ingest_report"].files
+    assert item.status == "updated"
+    assert sorted(p.name for p in app_env.parent.rglob("*") if ".upload" in p.name) == []
