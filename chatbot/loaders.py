@@ -25,6 +25,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+from chatbot import docx_text
 from chatbot.worker import TimeLimitExceeded, WorkerDied, time_limited
 
 
@@ -233,85 +234,19 @@ def load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
     return document
 
 
-def _heading_level(style: str) -> int:
-    if style == "Title":
-        return 1
-    if style.startswith("Heading "):
-        suffix = style.removeprefix("Heading ")
-        return int(suffix) if suffix.isdigit() else 1
-    return 0
-
-
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_P, _TBL, _R, _LINK, _PPR = f"{_W}p", f"{_W}tbl", f"{_W}r", f"{_W}hyperlink", f"{_W}pPr"
-_PSTYLE, _VAL, _BR, _TYPE = f"{_W}pStyle", f"{_W}val", f"{_W}br", f"{_W}type"
-#: What a run's children contribute to its text (as python-docx reads them).
-_RUN_TEXT = {f"{_W}tab": "\t", f"{_W}ptab": "\t", f"{_W}cr": "\n", f"{_W}noBreakHyphen": "-"}
-
-
-def _run_text(run: Any) -> str:
-    parts = []
-    for child in run:
-        if child.tag == f"{_W}t":
-            parts.append(child.text or "")
-        elif child.tag == _BR:
-            parts.append("\n" if child.get(_TYPE, "textWrapping") == "textWrapping" else "")
-        else:
-            parts.append(_RUN_TEXT.get(child.tag, ""))
-    return "".join(parts)
-
-
-def _paragraph(element: Any) -> tuple[str, str]:
-    """(text, style id) of a `w:p`, read straight from the XML: python-docx resolves both
-    through XPath on every call, 95 % of the time on a file of 200k paragraphs."""
-    parts: list[str] = []
-    style = ""
-    for child in element:
-        if child.tag == _R:
-            parts.append(_run_text(child))
-        elif child.tag == _LINK:
-            parts.extend(_run_text(run) for run in child if run.tag == _R)
-        elif child.tag == _PPR:
-            found = child.find(_PSTYLE)
-            style = found.get(_VAL, "") if found is not None else ""
-    return "".join(parts), style
-
-
-def _table_rows(element: Any, document: Any) -> Iterator[str]:
-    from docx.table import Table
-
-    for row in Table(element, document._body).rows:
-        cells: list[str] = []
-        for cell in row.cells:
-            text = " ".join(cell.text.split())
-            if text and (not cells or cells[-1] != text):  # merged cells repeat
-                cells.append(text)
-        yield " | ".join(cells)
-
-
 def _docx_blocks(document: Any, limits: LoadLimits) -> Iterator[str]:
-    """Paragraphs (headings as markdown `#` lines) and table rows, in document order; every
-    paragraph and row counts against `limits.max_paragraphs`, the text against `max_chars`."""
-    names = {s.style_id: s.name or "" for s in document.styles}
-    count = chars = 0
-    for element in document.element.body.iterchildren(_P, _TBL):
-        lines = _table_rows(element, document) if element.tag == _TBL else [None]
-        for line in lines:
-            count += 1
-            if count > limits.max_paragraphs:
-                raise SkipFile(
-                    f"more than {limits.max_paragraphs:,} paragraphs and table rows "
-                    "(CHATBOT_MAX_FILE_PARAGRAPHS)"
-                )
-            level = 0
-            if line is None:
-                text, style = _paragraph(element)
-                line, level = text.strip(), _heading_level(names.get(style, ""))
-            if not line:
-                continue
+    """The document's lines (see `docx_text.lines`) within the paragraph and character caps."""
+    chars = 0
+    for count, line in enumerate(docx_text.lines(document), 1):
+        if count > limits.max_paragraphs:
+            raise SkipFile(
+                f"more than {limits.max_paragraphs:,} paragraphs and table rows "
+                "(CHATBOT_MAX_FILE_PARAGRAPHS)"
+            )
+        if line:
             chars += len(line)
             limits.check_chars(chars)
-            yield f"{'#' * min(level, 6)} {line}" if level else line
+            yield line
 
 
 def load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:

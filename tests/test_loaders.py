@@ -7,6 +7,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
 from chatbot.loaders import LoadLimits, SkipFile, discover, join_pages, load, normalize
@@ -307,3 +309,48 @@ def test_limits_come_from_the_settings() -> None:
         load_timeout=3.5, _env_file=None,  # type: ignore[call-arg]
     )
     assert LoadLimits.from_settings(settings) == LoadLimits(2 * MB, 5000, 7, 9, 3.5)
+
+
+# --- fuzzing: no input raises anything but SkipFile (bounded for CI) ----------------------------
+SEEDS_BY_SUFFIX = {
+    ".pdf": (DATA / "report.pdf").read_bytes(),
+    ".docx": (DATA / "memo.docx").read_bytes(),
+    ".html": ARTICLE_HTML.encode(),
+    ".txt": "Plain text with a café.\n\nSecond paragraph.".encode(),
+    ".md": b"# Title\n\nBody [1] ![](x) text.",
+}
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A valid file of some type with a few bytes overwritten, cut short, or spliced."""
+    suffix = draw(st.sampled_from(sorted(SEEDS_BY_SUFFIX)))
+    data = bytearray(SEEDS_BY_SUFFIX[suffix])
+    for _ in range(draw(st.integers(0, 8))):
+        at = draw(st.integers(0, len(data) - 1))
+        data[at] = draw(st.integers(0, 255))
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(1, len(data)))]
+    if draw(st.booleans()):
+        data += draw(st.binary(max_size=64))
+    return suffix, bytes(data)
+
+
+RANDOM = st.tuples(st.sampled_from(sorted(SEEDS_BY_SUFFIX)), st.binary(max_size=512))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=st.one_of(mutated(), RANDOM))
+def test_fuzz_loaders_raise_only_skipfile(tmp_path: Path, case: tuple[str, bytes]) -> None:
+    suffix, data = case
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(data)
+    try:
+        document = load(path, LoadLimits(seconds=60))
+    except SkipFile as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert document.text.strip()
+        assert all(0 <= s <= len(document.text) for s in document.page_starts)
