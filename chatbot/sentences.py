@@ -49,17 +49,22 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if start < end else None
 
 
-def _blocks(text: str, start: int, end: int, lines: bool) -> Spans:
-    """Cut the region where a sentence must end whatever the segmenter says: before list
-    items, and (for model replies, `lines=True`) at every line break."""
-    cut = _LINE if lines else _LIST_ITEM
+def _cut(pattern: re.Pattern[str], text: str, start: int, end: int, *, keep: bool) -> Spans:
+    """The region cut at each match of `pattern`; `keep` leaves the match at the end of the
+    piece before it, else it is dropped."""
     out: Spans = []
     begin = start
-    for match in cut.finditer(text, start, end):
-        out.append((begin, match.start()))
+    for match in pattern.finditer(text, start, end):
+        out.append((begin, match.end() if keep else match.start()))
         begin = match.end()
     out.append((begin, end))
     return out
+
+
+def _blocks(text: str, start: int, end: int, lines: bool) -> Spans:
+    """Cut the region where a sentence must end whatever the segmenter says: before list
+    items, and (for model replies, `lines=True`) at every line break."""
+    return _cut(_LINE if lines else _LIST_ITEM, text, start, end, keep=False)
 
 
 def _segment(text: str, start: int, end: int) -> Spans:
@@ -71,18 +76,8 @@ def _segment(text: str, start: int, end: int) -> Spans:
     out: Spans = []
     offset = start
     for piece in pieces:
-        out.extend(_extra_cuts(text, offset, offset + len(piece)))
+        out.extend(_cut(_EXTRA, text, offset, offset + len(piece), keep=True))
         offset += len(piece)
-    return out
-
-
-def _extra_cuts(text: str, start: int, end: int) -> Spans:
-    out: Spans = []
-    begin = start
-    for match in _EXTRA.finditer(text, start, end):
-        out.append((begin, match.end()))
-        begin = match.end()
-    out.append((begin, end))
     return out
 
 
