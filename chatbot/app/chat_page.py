@@ -51,7 +51,7 @@ def render_answer(answer: Answer) -> None:
             icon=":material/warning:",
         )
     render_citations(answer.citations)
-    st.caption(views.caption(answer))
+    st.caption(views.md_escape(views.caption(answer)))
     if answer.abstained and answer.notes:
         st.caption(views.md_escape("; ".join(answer.notes)))
 
