@@ -188,18 +188,20 @@ def _request() -> object:
 
 # --- the CLI ------------------------------------------------------------------------------------
 def _cli_env(data_dir: Path, base_url: str, **extra: str) -> dict[str, str]:
+    """The CLI on the fault server; CHATBOT_REQUEST_TIMEOUT 10 s leaves room for a retry's
+    backoff on a loaded machine (the slow fault tests pass a short one)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATBOT_", "OPENAI_"))}
     env.update(
         CHATBOT_LLM_PROVIDER="openai",
         CHATBOT_EMBEDDINGS_PROVIDER="fake",
         CHATBOT_DATA_DIR=str(data_dir),
-        CHATBOT_REQUEST_TIMEOUT="1",
+        CHATBOT_REQUEST_TIMEOUT="10",
         CHATBOT_MAX_RETRIES="1",
         OPENAI_BASE_URL=base_url,
         OPENAI_API_KEY=KEY,
         COLUMNS="400",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -272,7 +274,7 @@ def test_condense_and_answer_share_one_deadline(data_dir: Path) -> None:
 
 
 def test_retries_are_reported_while_they_happen(serve: Serve) -> None:
-    pipeline, server = serve(["500", "429", "ok"], retry_after=0.1)
+    pipeline, server = serve(["500", "429", "ok"], timeout=10, retry_after=0.1)
     seen: list[str] = []
     items = list(stream_answer(pipeline, QUESTION, status=seen.append))
     assert isinstance(items[-1], Answer) and items[-1].answer.startswith("Xi visits")
@@ -316,7 +318,8 @@ def test_cli_shows_retries_and_the_deadline_error(data_dir: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "server error, retrying (2/2)…" in result.stderr
     with FaultServer(["slow"], reply=REPLY, slow_seconds=60) as server:
-        result = _chatbot("ask", QUESTION, env=_cli_env(data_dir, server.base_url))
+        env = _cli_env(data_dir, server.base_url, CHATBOT_REQUEST_TIMEOUT="1")
+        result = _chatbot("ask", QUESTION, env=env)
         assert len(server.requests) == 1
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: ")
