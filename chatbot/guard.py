@@ -132,13 +132,22 @@ def withhold(text: str) -> Withheld:
     return Withheld("".join(pieces), [text[a:b].strip() for a, b in spans])
 
 
-def withheld_note(removed: Iterable[str], where: str = "") -> list[str]:
-    """Notes naming what `withhold` kept from the model (the user sees it; the passage under
-    the citation still shows it)."""
+#: Every note of this module starts so; the CLI and the app show these notes always.
+NOTE = "guard: "
+
+
+def is_note(note: str) -> bool:
+    return note.startswith(NOTE)
+
+
+def withheld_notes(texts: Iterable[str], where: str = "") -> list[str]:
+    """Notes naming what `withhold` keeps from the model in `texts` (the user sees them; the
+    cited passage still shows the whole text)."""
     return [
-        f"withheld from the model{where}, as an instruction to an AI found in a document: "
+        f"{NOTE}withheld from the model{where}, as an instruction to an AI found in a document: "
         f"{shorten(defang(r))!r}"
-        for r in removed
+        for text in texts
+        for r in withhold(text).removed
     ]
 
 
@@ -172,21 +181,21 @@ def strip_links(text: str, question: str, notes: list[str]) -> str:
         urls = _URL.findall(match.group(0))
         if urls and all(u in allowed for u in urls):
             return match.group(0)
-        notes.append(f"removed an image from the answer: {shorten(defang(match.group(0)))!r}")
+        notes.append(f"{NOTE}removed an image from the answer: {shorten(defang(match.group(0)))!r}")
         return ""
 
     def link(match: re.Match[str]) -> str:
         target = match.group(2).strip()
         if target in allowed:
             return match.group(0)
-        notes.append(f"removed a link to {shorten(defang(target))!r}; its words stay")
+        notes.append(f"{NOTE}removed a link to {shorten(defang(target))!r}; its words stay")
         return match.group(1)
 
     def url(match: re.Match[str]) -> str:
         if match.group(0) in allowed:
             return match.group(0)
         shown = shorten(defang(match.group(0)))
-        notes.append(f"removed a web address not in your question: {shown!r}")
+        notes.append(f"{NOTE}removed a web address not in your question: {shown!r}")
         return "(link removed)"
 
     return _URL.sub(url, _LINK.sub(link, _IMAGE.sub(image, text)))
@@ -279,33 +288,63 @@ def screen_text(text: str, screen: Screen, notes: list[str]) -> str:
         reason = _verdict(text[a:b], screen)
         if reason is None:
             continue
-        notes.append(f"removed a sentence that {reason}: {shorten(defang(text[a:b]))!r}")
+        notes.append(f"{NOTE}removed a sentence that {reason}: {shorten(defang(text[a:b]))!r}")
         pieces.append(text[done:a])
         done = b
     pieces.append(text[done:])
     return re.sub(r"[ \t]+\n|\n{3,}", "\n", "".join(pieces)).strip()
 
 
-def screen_stream(
-    tokens: Iterable[str], screen: Screen, notes: list[str]
-) -> Iterator[str]:
-    """Pass a streamed reply on one complete sentence at a time, each screened first, so a
-    planted link or echo never appears even for a moment; the last sentence comes at the end."""
+#: Where a link, URL or image may begin: text from here on waits for the end of its sentence.
+_LINK_START = re.compile(r"!\[|\]\(|<img|https?:|ftp:|www\.|\[[^\]\d]", re.I)
+
+
+def screen_stream(tokens: Iterable[str], screen: Screen) -> Iterator[str]:
+    """What to display while a reply streams in. When the passages held a planted instruction
+    (`screen.planted`), each sentence waits until it is complete and screened, so an echo never
+    shows even for a moment; otherwise words pass at once and only a possible link waits for
+    its sentence. The final text is `screen_text` of the whole reply, not this."""
+    careful = bool(screen.planted)
     buffer = ""
     for token in tokens:
         buffer += token
         spans = sentence_spans(buffer, lines=True)
-        if len(spans) < 2:
+        if len(spans) >= 2:
+            cut = spans[-1][0]
+            yield _screen_piece(buffer[:cut], screen)
+            buffer = buffer[cut:]
+        if careful or _LINK_START.search(buffer):
             continue
-        cut = spans[-1][0]
-        yield _screen_piece(buffer[:cut], screen, notes)
-        buffer = buffer[cut:]
+        cut = max(buffer.rfind(" "), buffer.rfind("\n")) + 1  # a word may still grow
+        if cut:
+            yield buffer[:cut]
+            buffer = buffer[cut:]
     if buffer:
-        yield _screen_piece(buffer, screen, notes)
+        yield _screen_piece(buffer, screen)
 
 
-def _screen_piece(piece: str, screen: Screen, notes: list[str]) -> str:
+def _screen_piece(piece: str, screen: Screen) -> str:
     lead = piece[: len(piece) - len(piece.lstrip())]
     tail = piece[len(piece.rstrip()) :]
-    kept = screen_text(piece, screen, notes)
+    kept = screen_text(piece, screen, [])
     return f"{lead}{kept}{tail}" if kept else ""
+
+
+def rewrite_problem(
+    rewritten: str, said: Sequence[str], asked: Sequence[str], prompt: str
+) -> str | None:
+    """Why a follow-up rewritten by the model must not be used (it obeys an instruction quoted
+    in an earlier answer `said`, or carries a link the user never wrote), or None."""
+    notes: list[str] = []
+    user = " ".join(asked)
+    screen = make_screen(said, user, [prompt])
+    kept = screen_text(rewritten, screen, notes)
+    if not notes and is_instruction(rewritten) and not any(is_instruction(q) for q in asked):
+        notes.append("reads as an instruction to an AI")
+    if not notes and kept:
+        return None
+    return (
+        f"{NOTE}discarded the rewritten follow-up {shorten(defang(rewritten))!r} "
+        "(it follows text from an earlier answer, not your question); searched for your "
+        "question as asked"
+    )

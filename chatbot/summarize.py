@@ -17,7 +17,7 @@ from pathlib import Path
 
 from langchain_core.messages import HumanMessage
 
-from chatbot import markers
+from chatbot import guard, markers
 from chatbot.answer import AnswerError, estimate_tokens, format_passages, passage_block
 from chatbot.citations import check, cite
 from chatbot.index import Index, UnknownSourceError
@@ -283,6 +283,16 @@ def make_citations(passages: Sequence[Passage], bullets: Sequence[Bullet]) -> li
     return cite(passages, claims)
 
 
+def screened(
+    items: Sequence[str], passages: Sequence[Passage], prompt: str, notes: list[str]
+) -> list[str]:
+    """Bullets after the injection post-check (`guard.screen_text`): no links, no echo of a
+    planted instruction or of the prompt; a bullet left empty goes, with a note."""
+    screen = guard.make_screen([p.text for p in passages], "", [prompt])
+    kept = (guard.screen_text(item, screen, notes) for item in items)
+    return [item for item in kept if item]
+
+
 # --- model calls --------------------------------------------------------------------------
 def reply_tokens(bullets: int, limit: int) -> int:
     """Completion cap for a reply of `bullets` one-sentence bullets: a small model that ignores
@@ -335,7 +345,7 @@ def _map(
             items = _complete(parse_bullets(reply), cut)
         notes: list[str] = []
         kept: list[Bullet] = []
-        for text in items:
+        for text in screened(items, batch_passages, template.template, notes):
             bullet = check_bullet(text, batch_passages, [i + 1 for i in batch], notes)
             (kept if bullet.supported else summary.dropped_bullets).append(bullet)
         if len(kept) > share:
@@ -384,12 +394,15 @@ def _reduce_group(
 ) -> list[Bullet]:
     numbers = sorted({n for b in group for n in b.citations})
     local = {g: i + 1 for i, g in enumerate(numbers)}
-    prompt = load_prompt("summarize_reduce").format(
-        notes=_format_notes(group), bullets=bullet_count(bullets)
-    )
+    template = load_prompt("summarize_reduce")
+    prompt = template.format(notes=_format_notes(group), bullets=bullet_count(bullets))
     reply, cut = _invoke(pipeline, prompt, summary, bullets)
     out: list[Bullet] = []
-    for text in _complete(parse_bullets(reply), cut):
+    items = _complete(parse_bullets(reply), cut)
+    guarded: list[str] = []
+    items = screened(items, [passages[g - 1] for g in numbers], template.template, guarded)
+    summary.notes.extend(guarded)
+    for text in items:
         notes: list[str] = []
         # Markers must name chunks cited by the notes given; then check like a map bullet.
         as_local = renumber(text, local.get, notes)
@@ -464,6 +477,7 @@ def summarize(
         passages, display_texts(passages), map_budget(pipeline, bullets), sections=bullets
     )
     summary.notes.extend(notes)
+    summary.notes.extend(guard.withheld_notes(shown))
     summary.map_batches = len(batches)
     mapped = _map(pipeline, passages, batches, shown, bullets, summary, progress)
     summary.timings["map_s"] = round(time.perf_counter() - map_started, 4)
