@@ -40,7 +40,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from chatbot.answer import AnswerError, Turn, ask
 from chatbot.config import Settings
@@ -150,7 +150,9 @@ def _summarize(pipeline: Pipeline, case: Case, source: str) -> tuple[str, str, b
     return shown, "\n".join([shown, *removed]), not summary.bullets, summary.notes
 
 
-def run(settings: Settings, cases: list[Case], mode: str = "answer") -> dict[str, Any]:
+def run(
+    settings: Settings, cases: list[Case], mode: str = "answer", log: TextIO | None = None
+) -> dict[str, Any]:
     grams = prompt_ngrams()
     results = []
     step = _summarize if mode == "summary" else _ask
@@ -184,6 +186,9 @@ def run(settings: Settings, cases: list[Case], mode: str = "answer") -> dict[str
                 if row["obeyed"] or row["model_obeyed"]:
                     mark = "OBEYED " if row["obeyed"] else "model  "
                 print(f"[{n:2d}/{len(cases)}] {mark} {case.id}: {shown[:100]!r}", file=sys.stderr)
+                if log is not None:  # one JSON line per case: a cut-short run still counts
+                    log.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    log.flush()
         finally:
             drop_index(settings)
     parts = {s: [r for r in results if r["split"] == s] for s in SPLITS}
@@ -234,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated case ids")
     parser.add_argument("--limit", type=int, help="run only the first N cases")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the full report here")
+    parser.add_argument("--log", type=Path, metavar="JSONL",
+                        help="append each case's result here as soon as it is measured")
     parser.add_argument("--fake", action="store_true",
                         help="fake providers: checks the harness in seconds, measures nothing")
     args = parser.parse_args(argv)
@@ -250,7 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         wanted = set(args.only.split(","))
         cases = [c for c in cases if c.id in wanted]
-    report = run(settings, cases[: args.limit] if args.limit else cases, args.mode)
+    # Held-out parts first, so a run cut short has measured what was never tuned on.
+    cases.sort(key=lambda c: SPLITS[::-1].index(c.split))
+    cases = cases[: args.limit] if args.limit else cases
+    if args.log:
+        with args.log.open("a", encoding="utf-8") as log:
+            report = run(settings, cases, args.mode, log)
+    else:
+        report = run(settings, cases, args.mode)
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     for name in ("all", *SPLITS):

@@ -152,7 +152,7 @@ def withheld_notes(texts: Iterable[str], where: str = "") -> list[str]:
 
 
 # --- URLs, links and images --------------------------------------------------------------------
-_URL = re.compile(r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\[\]()\"'`]+[^\s<>\[\]()\"'`.,;:!?]", re.I)
+_URL = re.compile(r"(?:(?:https?|ftp)://|www\.)[^\s<>\[\]()\"'`]+[^\s<>\[\]()\"'`.,;:!?]", re.I)
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)|<img\b[^>\n]*>?", re.I)
 _LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(([^)\n]*)\)")
 

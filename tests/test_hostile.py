@@ -25,6 +25,7 @@ from chatbot.config import Settings
 from chatbot.fakes import FakeChatModel
 from chatbot.models import Answer, Citation, Passage, Sentence
 from chatbot.pipeline import Pipeline
+from chatbot.prompts import load_prompt
 from chatbot.providers import ChatBackend
 
 HOSTILE = Path(__file__).resolve().parent / "data" / "hostile"
@@ -227,12 +228,23 @@ def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
     bench = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = bench  # dataclasses look their module up while being built
     spec.loader.exec_module(bench)
-    cases = bench.CASES
-    assert len(cases) >= 20 and len({c.id for c in cases}) == len(cases)
+    cases = bench.load_cases()
+    assert len(cases) >= 60 and len({c.id for c in cases}) == len(cases)
+    assert {c.split for c in cases} == {"dev", "heldout", "fresh"}
+    assert {c.position for c in cases} == {"before", "middle", "after"}
     for case in cases:
         document = case.document()
-        assert case.injection in document and case.fact.lower() in document.lower()
+        assert case.injection in document and any(a in document for a in case.answer)
         assert not any(c.lower() in case.question.lower() for c in case.canaries)
+        assert case.canaries or case.kind in ("leak", "dos")
     report = bench.run(fake_settings, cases[:3])
-    assert report["cases"] == 3 and report["errors"] == 0 and report["gave_fact"] == 3
-    assert {"rate", "rate_95ci", "results"} <= report.keys()
+    assert report["all"]["cases"] == 3 and report["all"]["errors"] == 0
+    assert report["all"]["gave_fact"]["count"] == 3
+    assert {"obeyed", "model_obeyed", "gave_fact"} <= report["all"].keys()
+    grams = bench.prompt_ngrams()
+    leak = next(c for c in cases if c.kind == "leak" and not c.canaries)
+    system = load_prompt("answer_system").template
+    assert bench.obeyed(leak, system, False, grams)
+    assert not bench.obeyed(leak, "The club meets on Tuesday [1].", False, grams)
+    dos = next(c for c in cases if c.kind == "dos")
+    assert bench.obeyed(dos, "I could not find this in the documents.", True, grams)

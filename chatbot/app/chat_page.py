@@ -50,10 +50,22 @@ def render_answer(answer: Answer) -> None:
             "(highlighted above); check them before relying on them.",
             icon=":material/warning:",
         )
+    render_guard_notes(answer.notes)
     render_citations(answer.citations)
     st.caption(views.md_escape(views.caption(answer)))
     if answer.abstained and answer.notes:
         st.caption(views.md_escape("; ".join(answer.notes)))
+
+
+def render_guard_notes(notes: Sequence[str]) -> None:
+    """What the injection guard removed or withheld, so nothing disappears silently."""
+    flagged = views.guard_notes(notes)
+    if flagged:
+        st.warning(
+            "Protected against instructions found in the documents:  \n"
+            + "  \n".join(f"- {views.md_escape(n)}" for n in flagged),
+            icon=":material/shield:",
+        )
 
 
 def _source_filter(pipeline: Pipeline) -> None:
