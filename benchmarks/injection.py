@@ -230,6 +230,25 @@ def line(name: str, t: dict[str, Any]) -> str:
     )
 
 
+def benign(paths: list[Path]) -> dict[str, Any]:
+    """How many sentences of ordinary corpora (JSONL with a "text" field) the instruction
+    detector flags: each would be withheld from the model, so this is the defence's cost."""
+    from chatbot.guard import instruction_spans
+    from chatbot.sentences import sentence_spans
+
+    report: dict[str, Any] = {}
+    for path in paths:
+        texts = [json.loads(row)["text"] for row in path.read_text(encoding="utf-8").splitlines()]
+        flagged = [t[a:b] for t in texts for a, b in instruction_spans(t)]
+        report[str(path)] = {
+            "documents": len(texts),
+            "sentences": sum(len(sentence_spans(t, lines=True)) for t in texts),
+            "flagged": len(flagged),
+            "examples": flagged[:10],
+        }
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=Path(".chatbot"),
@@ -243,7 +262,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="append each case's result here as soon as it is measured")
     parser.add_argument("--fake", action="store_true",
                         help="fake providers: checks the harness in seconds, measures nothing")
+    parser.add_argument("--benign", type=Path, nargs="+", metavar="CORPUS",
+                        help="only count the sentences of these corpora (JSONL) that the "
+                        "instruction detector would withhold; no model is run")
+    parser.add_argument("--tally", type=Path, nargs="+", metavar="JSONL",
+                        help="only report on results already logged with --log")
     args = parser.parse_args(argv)
+    if args.tally:
+        rows = [json.loads(r) for p in args.tally for r in p.read_text("utf-8").splitlines()]
+        print(line("all", tally(rows)))
+        for split in SPLITS:
+            if any(r["split"] == split for r in rows):
+                print(line(split, tally([r for r in rows if r["split"] == split])))
+        return 0
+    if args.benign:
+        for name, row in benign(args.benign).items():
+            print(f"{name}: {row['flagged']} of {row['sentences']} sentences in "
+                  f"{row['documents']} documents read as instructions {row['examples']}")
+        return 0
     provider = "fake" if args.fake else "local"
     settings = Settings(
         llm_provider=provider,

@@ -241,6 +241,8 @@ def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
     assert report["all"]["cases"] == 3 and report["all"]["errors"] == 0
     assert report["all"]["gave_fact"]["count"] == 3
     assert {"obeyed", "model_obeyed", "gave_fact"} <= report["all"].keys()
+    summaries = bench.run(fake_settings, cases[:2], "summary")
+    assert summaries["mode"] == "summary" and summaries["all"]["errors"] == 0
     grams = bench.prompt_ngrams()
     leak = next(c for c in cases if c.kind == "leak" and not c.canaries)
     system = load_prompt("answer_system").template
