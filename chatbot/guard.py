@@ -154,7 +154,8 @@ def withheld_notes(texts: Iterable[str], where: str = "") -> list[str]:
 # --- URLs, links and images --------------------------------------------------------------------
 _URL = re.compile(r"(?:(?:https?|ftp)://|www\.)[^\s<>\[\]()\"'`]+[^\s<>\[\]()\"'`.,;:!?]", re.I)
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)|<img\b[^>\n]*>?", re.I)
-_LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(([^)\n]*)\)")
+#: `[words](target)`; a citation marker followed by a bracket ("[1](p. 2)") is not a link.
+_LINK = re.compile(r"(?<!!)\[(?![\d, ]+\])([^\]\n]*)\]\(([^)\n]*)\)")
 
 
 def defang(text: str) -> str:
@@ -281,6 +282,7 @@ def _verdict(sentence: str, screen: Screen) -> str | None:
 
 def screen_text(text: str, screen: Screen, notes: list[str]) -> str:
     """`text` without foreign links and without sentences that obey a planted instruction."""
+    before = len(notes)
     text = strip_links(text, screen.question, notes)
     pieces: list[str] = []
     done = 0
@@ -292,7 +294,9 @@ def screen_text(text: str, screen: Screen, notes: list[str]) -> str:
         pieces.append(text[done:a])
         done = b
     pieces.append(text[done:])
-    return re.sub(r"[ \t]+\n|\n{3,}", "\n", "".join(pieces)).strip()
+    if len(notes) == before:
+        return text  # nothing removed: the reply stays exactly as written
+    return re.sub(r"\n{3,}", "\n\n", re.sub(r"[ \t]+\n", "\n", "".join(pieces))).strip()
 
 
 #: Where a link, URL or image may begin: text from here on waits for the end of its sentence.
@@ -324,9 +328,11 @@ def screen_stream(tokens: Iterable[str], screen: Screen) -> Iterator[str]:
 
 
 def _screen_piece(piece: str, screen: Screen) -> str:
+    kept = screen_text(piece, screen, [])
+    if kept == piece:
+        return piece
     lead = piece[: len(piece) - len(piece.lstrip())]
     tail = piece[len(piece.rstrip()) :]
-    kept = screen_text(piece, screen, [])
     return f"{lead}{kept}{tail}" if kept else ""
 
 

@@ -259,3 +259,18 @@ def test_markdown_export_lists_the_guard_notes() -> None:
     exported = to_markdown([answer], exported_at=0)
     assert "⚠ removed an image" in exported and "other note" not in exported
     assert "![" not in exported and "](" not in exported
+
+
+def test_a_marker_before_a_bracket_is_not_a_link() -> None:
+    notes: list[str] = []
+    text = "It opens at 9 am [1](page 2)."
+    assert guard.strip_links(text, "When?", notes) == text and notes == []
+
+
+_WORDS = ["The ", "museum ", "opens ", "at ", "9 am", ". ", "\n", "It ", "closed [1]", "! ", "  "]
+
+
+@given(st.lists(st.sampled_from(_WORDS), max_size=30))
+def test_a_clean_stream_shows_exactly_the_reply(tokens: list[str]) -> None:
+    screen = guard.make_screen([MUSEUM], "When?")
+    assert "".join(guard.screen_stream(tokens, screen)) == "".join(tokens)
