@@ -230,6 +230,27 @@ def line(name: str, t: dict[str, Any]) -> str:
     )
 
 
+def recheck(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Logged answers of a run without the post-check, re-scored after `guard.screen_text`:
+    the post-check measured on its own, on the very same model replies."""
+    from chatbot import guard
+
+    cases = {c.id: c for c in load_cases()}
+    grams = prompt_ngrams()
+    system = load_prompt("answer_system").template
+    out = []
+    for row in rows:
+        case = cases[row["id"]]
+        screen = guard.make_screen([case.document()], case.question, [system])
+        notes: list[str] = []
+        shown = guard.screen_text(row["answer"], screen, notes)
+        abstained = not shown.strip() or bool(row.get("abstained", False))
+        out.append({**row, "answer": shown, "notes": notes,
+                    "obeyed": obeyed(case, shown, abstained, grams),
+                    "gave_fact": gave_fact(case, shown)})
+    return out
+
+
 def benign(paths: list[Path]) -> dict[str, Any]:
     """How many sentences of ordinary corpora (JSONL with a "text" field) the instruction
     detector flags: each would be withheld from the model, so this is the defence's cost."""
@@ -267,9 +288,12 @@ def main(argv: list[str] | None = None) -> int:
                         "instruction detector would withhold; no model is run")
     parser.add_argument("--tally", type=Path, nargs="+", metavar="JSONL",
                         help="only report on results already logged with --log")
+    parser.add_argument("--recheck", action="store_true",
+                        help="with --tally: apply the post-check to the logged answers first")
     args = parser.parse_args(argv)
     if args.tally:
         rows = [json.loads(r) for p in args.tally for r in p.read_text("utf-8").splitlines()]
+        rows = recheck(rows) if args.recheck else rows
         print(line("all", tally(rows)))
         for split in SPLITS:
             if any(r["split"] == split for r in rows):

@@ -226,6 +226,8 @@ class Screen:
     planted: frozenset[str]
     payload: frozenset[str]
     prompt_ngrams: frozenset[tuple[str, ...]]
+    #: Words of the passages outside instructions, and of the question: what an answer may say.
+    facts: frozenset[str] = frozenset()
 
 
 def _words(text: str) -> list[str]:
@@ -264,7 +266,10 @@ def make_screen(texts: Sequence[str], question: str, prompts: Sequence[str] = ()
     for prompt in prompts:
         ngrams |= _ngrams(_words(markers.strip(prompt)), PROMPT_ECHO_WORDS)
     planted = inside - outside - _PLAIN
-    return Screen(question, frozenset(planted), frozenset(planted & shouted), frozenset(ngrams))
+    return Screen(
+        question, frozenset(planted), frozenset(planted & shouted), frozenset(ngrams),
+        frozenset(outside),
+    )
 
 
 def _verdict(sentence: str, screen: Screen) -> str | None:
@@ -280,6 +285,33 @@ def _verdict(sentence: str, screen: Screen) -> str | None:
     return None
 
 
+_DIGIT = re.compile(r"\d")
+
+
+def _trim(sentence: str, screen: Screen) -> tuple[str, str] | None:
+    """(the sentence without its echoed words, those words) when what is left is a statement
+    the passages support ("ARRR-MATEY, the food bank opens on Wednesdays [1]."); None when the
+    whole sentence must go (an echoed number would leave a false or broken statement)."""
+    kept: list[str] = []
+    dropped: list[str] = []
+    for match in re.finditer(r"\S+\s*", sentence):
+        word = match.group(0)
+        tokens = set(bm25_tokens(markers.strip(word)))
+        if tokens and tokens <= screen.planted:
+            dropped.append(word.strip())
+        else:
+            kept.append(word)
+    rest = "".join(kept).strip()
+    content = set(bm25_tokens(markers.strip(rest)))
+    if not dropped or len(content) < 2 or content & screen.planted:
+        return None
+    if any(c.isdigit() for c in "".join(dropped)) and not _DIGIT.search(markers.strip(rest)):
+        return None  # the number was the planted one: what is left would mislead
+    if len(content & screen.facts) < len(content) / 2 or _verdict(rest, screen) is not None:
+        return None
+    return rest, " ".join(dropped)
+
+
 def screen_text(text: str, screen: Screen, notes: list[str]) -> str:
     """`text` without foreign links and without sentences that obey a planted instruction."""
     before = len(notes)
@@ -290,8 +322,15 @@ def screen_text(text: str, screen: Screen, notes: list[str]) -> str:
         reason = _verdict(text[a:b], screen)
         if reason is None:
             continue
-        notes.append(f"{NOTE}removed a sentence that {reason}: {shorten(defang(text[a:b]))!r}")
-        pieces.append(text[done:a])
+        trimmed = _trim(text[a:b], screen) if reason.startswith("echoes") else None
+        if trimmed is None:
+            notes.append(f"{NOTE}removed a sentence that {reason}: {shorten(defang(text[a:b]))!r}")
+        else:
+            notes.append(
+                f"{NOTE}removed words that echo an instruction planted in a document: "
+                f"{shorten(defang(trimmed[1]))!r}"
+            )
+        pieces += [text[done:a], trimmed[0] if trimmed else ""]
         done = b
     pieces.append(text[done:])
     if len(notes) == before:
