@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import importlib
 import logging
 import re
 import unicodedata
@@ -23,6 +24,35 @@ from typing import Any
 
 class SkipFile(Exception):
     """A user file that cannot be ingested; the message is the one-line reason."""
+
+
+#: The one fix for a missing or broken third-party package.
+REINSTALL = "reinstall from the lock: make install"
+
+
+class MissingDependencyError(ImportError):
+    """A format's extractor cannot be imported: an install problem, not a bad file, so it
+    stops the ingest once instead of skipping every file of that format."""
+
+
+#: The modules each extractor needs (lxml_html_clean: trafilatura's HTML cleaner, a separate
+#: project since lxml 5.2, imported by trafilatura at import time).
+EXTRACTOR_MODULES: dict[str, tuple[str, ...]] = {
+    "html": ("lxml_html_clean", "trafilatura"),
+    "pdf": ("pypdf",),
+    "docx": ("docx",),
+}
+
+
+def require_extractor(kind: str) -> None:
+    """Import what the `kind` extractor needs, or raise MissingDependencyError naming the fix."""
+    for module in EXTRACTOR_MODULES[kind]:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"the {kind} extractor cannot import {module} ({_first_line(exc)}); {REINSTALL}"
+            ) from exc
 
 
 @dataclass
@@ -111,6 +141,7 @@ def load_html(path: Path) -> LoadedDocument:
     Markdown output keeps headings and paragraph breaks for the splitter; trafilatura reads the
     page's declared charset itself, so non-UTF-8 HTML is fine.
     """
+    require_extractor("html")
     import trafilatura
 
     data = path.read_bytes()
@@ -134,6 +165,7 @@ def load_html(path: Path) -> LoadedDocument:
 
 def load_pdf(path: Path) -> LoadedDocument:
     """Text of each page; encrypted files open only when they need no password."""
+    require_extractor("pdf")
     from pypdf import PdfReader
     from pypdf.errors import DependencyError
 
@@ -189,6 +221,7 @@ def _docx_blocks(document: Any) -> Iterator[str]:
 
 
 def load_docx(path: Path) -> LoadedDocument:
+    require_extractor("docx")
     import docx
     from docx.opc.exceptions import OpcError
 
