@@ -108,7 +108,7 @@ def check_settings(make: SettingsFactory) -> tuple[Check, Settings | None]:
         for error in exc.errors(include_input=False, include_url=False):
             loc = error["loc"]
             name = env_name(str(loc[0])) if loc and loc[0] in Settings.model_fields else "value"
-            fields.append(f"{name}: {error['msg']}")
+            fields.append(f"{name}: {error['msg'].removeprefix('Value error, ')}")
         where = ".env or the environment" if Path(".env").is_file() else "the environment"
         return _fail("settings", "; ".join(fields), f"fix these in {where}"), None
     env_file = "with .env" if Path(".env").is_file() else "no .env"
@@ -231,7 +231,7 @@ def check_chroma(settings: Settings) -> tuple[Check, Any]:
         client = make_chroma_client(settings)
         client.heartbeat()
     except Exception as exc:  # an unreachable server raises whatever its transport raises
-        return _fail("chroma", f"{where}: {_first_line(exc)}", fix), None
+        return _fail("chroma", _first_line(exc).split("; ")[0], fix), None
     return _ok("chroma", f"{where} answers"), client
 
 

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import NamedTuple
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -31,47 +32,45 @@ LOCKS = ROOT / "requirements"
 PYTHON = "3.11"
 
 
-def lock_inputs() -> dict[str, tuple[list[str], list[str]]]:
-    """For each lock: (requirements it must satisfy, uv arguments besides stdin)."""
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+class LockInput(NamedTuple):
+    requirements: list[str]  # what the lock must satisfy (its digest covers exactly these)
+    stdin: list[str]  # given to uv on stdin: what pyproject.toml does not list as a dependency
+    arguments: list[str]  # uv's other sources and options
+
+
+def lock_inputs(root: Path = ROOT) -> dict[str, LockInput]:
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     runtime = list(project["project"]["dependencies"])
     build = list(project["build-system"]["requires"])
     test = list(project["project"]["optional-dependencies"]["test"])
-    tools = (LOCKS / "tools.in").read_text(encoding="utf-8").split("\n")
+    tools = (root / "requirements" / "tools.in").read_text(encoding="utf-8").split("\n")
     tools = [line.split("#")[0].strip() for line in tools if line.split("#")[0].strip()]
     return {
-        "tools": (tools, []),
-        "runtime": ([*runtime, *build], ["pyproject.toml"]),
-        "test": (
-            [*runtime, *test, *build],
+        "tools": LockInput(tools, tools, []),
+        "runtime": LockInput([*runtime, *build], build, ["pyproject.toml"]),
+        "test": LockInput(
+            [*runtime, *test, *build], build,
             ["pyproject.toml", "--extra", "test", "-c", "requirements/runtime.lock"],
         ),
     }
 
 
-def compile_lock(name: str, requirements: list[str], arguments: list[str]) -> None:
+def compile_lock(name: str, spec: LockInput) -> None:
     target = LOCKS / f"{name}.lock"
-    # pyproject's own lists come from the file (uv annotates them "via chatbot"); the rest
-    # (build backend, tools) comes on stdin.
-    stdin = [r for r in requirements if name == "tools" or r in _build_requires()]
     command = [
-        str(Path(sys.executable).parent / "uv"), "pip", "compile", *arguments, "-",
+        str(Path(sys.executable).parent / "uv"), "pip", "compile", *spec.arguments, "-",
         "--generate-hashes", "--universal", "--python-version", PYTHON, "--no-config",
         "--custom-compile-command", "make lock", "--quiet", "-o", str(target),
     ]
     if os.environ.get("UPGRADE") == "1":
         command.append("--upgrade")
-    subprocess.run(command, input="\n".join(stdin) + "\n", text=True, check=True, cwd=ROOT)
+    stdin = "\n".join(spec.stdin) + "\n"
+    subprocess.run(command, input=stdin, text=True, check=True, cwd=ROOT)
     lines = target.read_text(encoding="utf-8").splitlines()
     header = [line for line in lines[:2] if line.startswith("#")]
-    digest = f"{DIGEST_PREFIX}{inputs_digest(requirements)}"
+    digest = f"{DIGEST_PREFIX}{inputs_digest(spec.requirements)}"
     target.write_text("\n".join([*header, digest, *lines[len(header):]]) + "\n", "utf-8")
     print(f"wrote {target.relative_to(ROOT)}")
-
-
-def _build_requires() -> list[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    return list(project["build-system"]["requires"])
 
 
 # --- the offline check ---------------------------------------------------------------------
@@ -95,12 +94,12 @@ def check_lock(name: str, lock: Lock, requirements: list[str]) -> list[str]:
     return problems
 
 
-def check_all() -> list[str]:
+def check_all(root: Path = ROOT) -> list[str]:
     problems: list[str] = []
     locks: dict[str, Lock] = {}
-    for name, (requirements, _) in lock_inputs().items():
+    for name, (requirements, _, _) in lock_inputs(root).items():
         try:
-            locks[name] = read_lock(LOCKS / f"{name}.lock")
+            locks[name] = read_lock(root / "requirements" / f"{name}.lock")
         except (OSError, LockError) as exc:
             problems.append(str(exc))
             continue
@@ -121,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="verify offline, change nothing")
     args = parser.parse_args(argv)
     if not args.check:
-        for name, (requirements, arguments) in lock_inputs().items():
-            compile_lock(name, requirements, arguments)
+        for name, spec in lock_inputs().items():
+            compile_lock(name, spec)
     problems = check_all()
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)

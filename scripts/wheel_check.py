@@ -40,7 +40,8 @@ class CheckFailed(Exception):
 def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
     started = time.perf_counter()
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
-    print(f"  {Path(command[0]).name} {' '.join(command[1:3])} … {time.perf_counter() - started:.1f} s")
+    seconds = time.perf_counter() - started
+    print(f"  {Path(command[0]).name} {' '.join(command[1:3])} … {seconds:.1f} s")
     if result.returncode != 0:
         raise CheckFailed(
             f"{' '.join(command)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"

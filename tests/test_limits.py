@@ -144,7 +144,8 @@ def test_absurd_size_limit_setting(
 
 
 def test_uploads_over_the_limit_are_rejected_before_saving(tmp_path: Path) -> None:
-    uploads = pytest.importorskip("chatbot.app.uploads")
+    from chatbot.app import uploads
+
     limit = 1024
     files = [
         uploads.Upload("big.txt", b"x" * (limit + 1)),

@@ -164,7 +164,8 @@ def test_cli_output_files_and_reports_never_contain_the_key(run_cli: Run, tmp_pa
 
 
 def test_exported_chat_never_contains_the_key(seeded_data: Path) -> None:
-    exporting = pytest.importorskip("chatbot.app.exporting")
+    from chatbot.app import exporting
+
     with FaultServer(["ok"]) as server:
         settings = Settings(
             llm_provider="openai", embeddings_provider="fake", openai_api_key=KEY,
