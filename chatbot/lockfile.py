@@ -139,7 +139,7 @@ def pin_mismatches(lock: Lock, installed: dict[str, str]) -> list[str]:
         have = installed.get(name)
         if have is None:
             problems.append(f"{name}=={pin.version} is not installed")
-        elif _same_version(have, pin.version) is False:
+        elif not _same_version(have, pin.version):
             problems.append(f"{name} is {have}, the lock pins {pin.version}")
     return problems
 
@@ -178,7 +178,8 @@ def broken_requirements(root: str) -> list[str]:
         try:
             dist = metadata.distribution(name)
         except metadata.PackageNotFoundError:
-            problems.append(f"{name} is not installed (needed by {wanted_by or 'you'})")
+            needed = f" (needed by {wanted_by})" if wanted_by else ""
+            problems.append(f"{name} is not installed{needed}")
             continue
         for req in _requires(dist, extras):
             if req.specifier and not _version_ok(req, req.name):
