@@ -30,6 +30,7 @@ FIXTURES = [
     ROOT / "tests/data/ingest/report.pdf",
     ROOT / "tests/data/ingest/memo.docx",
 ]
+NOT_SOURCE = (".git", ".venv", ".chatbot", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
 QUESTION = "How large is the primary mirror of the observatory telescope?"
 
 
@@ -52,10 +53,13 @@ def run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str
 def build_and_install(tmp: Path) -> Path:
     """The wheel built with the locked setuptools, then a clean venv with the runtime lock and
     the wheel (no editable install, no repository on sys.path)."""
-    dist, venv = tmp / "dist", tmp / "venv"
+    source, dist, venv = tmp / "source", tmp / "dist", tmp / "venv"
     uv = str(Path(sys.executable).parent / "uv")
+    # A copy, so the build's build/ and egg-info never land in the working tree; symlinks stay
+    # links (resources/seeds -> ../../seeds) and the build copies what they point to.
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--quiet", "-w", str(dist), str(ROOT)], cwd=tmp)
+         "--disable-pip-version-check", "--quiet", "-w", str(dist), str(source)], cwd=tmp)
     wheel = next(dist.glob("chatbot-*.whl"))
     run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=tmp)
     python = str(venv / "bin" / "python")
