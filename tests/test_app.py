@@ -20,6 +20,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Button
 
+from chatbot import evaluate
 from chatbot.answer import Turn
 from chatbot.app import exporting, views
 from chatbot.app.uploads import safe_filename
@@ -426,8 +427,6 @@ def _show_eval_report(report: dict[str, object]) -> None:
 
 
 def test_evaluation_report_shows_cases_and_charts(app_env: Path, seed_dir: Path) -> None:
-    from chatbot import evaluate
-
     suite = seed_dir.parent / "suite.yaml"
     suite.write_text(
         "name: app\ndocuments: [seeds]\ncases:\n"

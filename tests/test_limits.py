@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from chatbot.answer import AnswerError, ask, stream_answer
+from chatbot.app import uploads
 from chatbot.cli import main
 from chatbot.config import Settings
 from chatbot.pipeline import Pipeline
@@ -144,8 +145,6 @@ def test_absurd_size_limit_setting(
 
 
 def test_uploads_over_the_limit_are_rejected_before_saving(tmp_path: Path) -> None:
-    from chatbot.app import uploads
-
     limit = 1024
     files = [
         uploads.Upload("big.txt", b"x" * (limit + 1)),

@@ -14,6 +14,7 @@ import pytest
 from fault_server import FaultServer
 
 from chatbot.answer import ask
+from chatbot.app import exporting
 from chatbot.cli import main
 from chatbot.config import Settings
 from chatbot.pipeline import Pipeline
@@ -164,8 +165,6 @@ def test_cli_output_files_and_reports_never_contain_the_key(run_cli: Run, tmp_pa
 
 
 def test_exported_chat_never_contains_the_key(seeded_data: Path) -> None:
-    from chatbot.app import exporting
-
     with FaultServer(["ok"]) as server:
         settings = Settings(
             llm_provider="openai", embeddings_provider="fake", openai_api_key=KEY,
