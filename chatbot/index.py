@@ -24,7 +24,14 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.indexing import index as lc_index
 
 from chatbot.config import Settings
-from chatbot.loaders import LoadedDocument, LoadLimits, SkipFile, discover, load
+from chatbot.loaders import (
+    LoadedDocument,
+    LoadLimits,
+    MissingDependencyError,
+    SkipFile,
+    discover,
+    load,
+)
 from chatbot.locking import exclusive, open_lock, write_lock
 from chatbot.models import Chunk, FileReport, IngestReport
 from chatbot.splitting import split_text
@@ -528,6 +535,8 @@ class Index:
         except SkipFile as exc:
             report.files.append(FileReport(source, "skipped", reason=f"{exc}{kept}"))
             return None
+        except MissingDependencyError:  # an install problem: stop once, not skip every file
+            raise
         except Exception as exc:  # a parser choking on a corrupt file is a user error
             reason = f"could not be read: {type(exc).__name__}: {exc}".splitlines()[0][:200]
             report.files.append(FileReport(source, "skipped", reason=f"{reason}{kept}"))

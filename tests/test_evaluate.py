@@ -23,9 +23,9 @@ from chatbot.evaluate import (
 )
 from chatbot.index import make_chroma_client
 from chatbot.pipeline import Pipeline
+from chatbot.prompts import DEFAULT_SUITE
 
-REPO = Path(__file__).resolve().parent.parent
-SEED_SUITE = REPO / "prompts" / "eval" / "seed.yaml"
+SEED_SUITE = Path(str(DEFAULT_SUITE))
 
 
 def _write(path: Path, data: Any) -> Path:
