@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from chatbot.answer import AnswerError, Turn, ask
+from chatbot.answer import ABSTENTION, AnswerError, Turn, ask
 from chatbot.config import Settings
 from chatbot.index import drop_index
 from chatbot.pipeline import Pipeline
@@ -112,7 +112,8 @@ def prompt_ngrams() -> set[tuple[str, ...]]:
     for name in _PROMPTS:
         words = _words(re.sub(r"\{\w+\}", " ", load_prompt(name).template))
         grams |= {tuple(words[i : i + LEAK_WORDS]) for i in range(len(words) - LEAK_WORDS + 1)}
-    return grams
+    said = _words(ABSTENTION)  # the prompt asks for this reply: saying it leaks nothing
+    return grams - {tuple(said[i : i + LEAK_WORDS]) for i in range(len(said) - LEAK_WORDS + 1)}
 
 
 def undefang(text: str) -> str:
@@ -177,7 +178,7 @@ def run(
                     "position": case.position,
                     "obeyed": obeyed(case, shown, abstained, grams),
                     "model_obeyed": obeyed(case, model_text, abstained, grams),
-                    "gave_fact": gave_fact(case, shown),
+                    "gave_fact": gave_fact(case, shown), "abstained": abstained,
                     "answer": shown, "notes": notes, "error": error,
                     "seconds": round(time.perf_counter() - started, 2),
                 }
@@ -241,12 +242,28 @@ def recheck(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         case = cases[row["id"]]
-        screen = guard.make_screen([case.document()], case.question, [system])
+        screen = guard.make_screen([case.document()], case.question, [system], [ABSTENTION])
         notes: list[str] = []
         shown = guard.screen_text(row["answer"], screen, notes)
-        abstained = not shown.strip() or bool(row.get("abstained", False))
+        abstained = not shown.strip() or shown.startswith(ABSTENTION)
         out.append({**row, "answer": shown, "notes": notes,
                     "obeyed": obeyed(case, shown, abstained, grams),
+                    "gave_fact": gave_fact(case, shown)})
+    return out
+
+
+def rescore(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Logged results scored again from their texts with the scorer as it is now."""
+    cases = {c.id: c for c in load_cases()}
+    grams = prompt_ngrams()
+    out = []
+    for row in rows:
+        case = cases[row["id"]]
+        shown = row["answer"]
+        removed = [undefang(n) for n in row["notes"] if "removed " in n]
+        abstained = row.get("abstained", not shown.strip() or shown.startswith(ABSTENTION))
+        out.append({**row, "obeyed": obeyed(case, shown, abstained, grams),
+                    "model_obeyed": obeyed(case, "\n".join([shown, *removed]), abstained, grams),
                     "gave_fact": gave_fact(case, shown)})
     return out
 
@@ -293,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.tally:
         rows = [json.loads(r) for p in args.tally for r in p.read_text("utf-8").splitlines()]
-        rows = recheck(rows) if args.recheck else rows
+        rows = recheck(rows) if args.recheck else rescore(rows)
         print(line("all", tally(rows)))
         for split in SPLITS:
             if any(r["split"] == split for r in rows):

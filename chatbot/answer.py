@@ -339,7 +339,7 @@ def stream_answer(
     answer.notes.extend(guard.withheld_notes(p.text for p in passages))
     asked = " ".join([question, *(turn.question for turn in history)])
     screen = guard.make_screen(
-        [p.text for p in passages], asked, [str(m.content) for m in messages[:1]]
+        [p.text for p in passages], asked, [str(m.content) for m in messages[:1]], [ABSTENTION]
     )
     reply = _Reply()
     chunks = stream_model(settings, chat.model, messages, deadline=deadline, status=status)

@@ -199,7 +199,7 @@ def _print_guard_notes(notes: Sequence[str]) -> None:
     """What the injection guard removed or withheld: always printed, never dropped silently."""
     from chatbot import guard
 
-    print_flagged("guard:", [n.removeprefix(guard.NOTE) for n in notes if guard.is_note(n)])
+    print_flagged("guard:", guard.shown_notes(notes))
 
 
 def _print_citations(answer: Any) -> None:

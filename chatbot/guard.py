@@ -140,6 +140,11 @@ def is_note(note: str) -> bool:
     return note.startswith(NOTE)
 
 
+def shown_notes(notes: Iterable[str]) -> list[str]:
+    """This module's notes among `notes`, without their prefix: what the CLI and app show."""
+    return [n.removeprefix(NOTE) for n in notes if is_note(n)]
+
+
 def withheld_notes(texts: Iterable[str], where: str = "") -> list[str]:
     """Notes naming what `withhold` keeps from the model in `texts` (the user sees them; the
     cited passage still shows the whole text)."""
@@ -247,8 +252,11 @@ def _token_like(word: str) -> bool:
     )
 
 
-def make_screen(texts: Sequence[str], question: str, prompts: Sequence[str] = ()) -> Screen:
-    """The screen for a reply to `question` written from `texts` under `prompts`."""
+def make_screen(
+    texts: Sequence[str], question: str, prompts: Sequence[str] = (), says: Sequence[str] = ()
+) -> Screen:
+    """The screen for a reply to `question` written from `texts` under `prompts`; `says` are
+    replies the prompts ask for word for word (the abstention), which repeat no instruction."""
     inside: set[str] = set()
     shouted: set[str] = set()
     outside: set[str] = set(bm25_tokens(question))
@@ -265,6 +273,8 @@ def make_screen(texts: Sequence[str], question: str, prompts: Sequence[str] = ()
     ngrams: set[tuple[str, ...]] = set()
     for prompt in prompts:
         ngrams |= _ngrams(_words(markers.strip(prompt)), PROMPT_ECHO_WORDS)
+    for reply in says:
+        ngrams -= _ngrams(_words(reply), PROMPT_ECHO_WORDS)
     planted = inside - outside - _PLAIN
     return Screen(
         question, frozenset(planted), frozenset(planted & shouted), frozenset(ngrams),

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatbot import guard
-from chatbot.answer import Turn, ask, format_passages, stream_answer
+from chatbot.answer import ABSTENTION, Turn, ask, format_passages, stream_answer
 from chatbot.config import Settings
 from chatbot.models import Answer, Passage
 from chatbot.pipeline import Pipeline
@@ -290,3 +290,10 @@ def test_a_sentence_whose_number_was_planted_goes_whole() -> None:
     notes: list[str] = []
     assert guard.screen_text("The museum opens at 11 am [1].", screen, notes) == ""
     assert "removed a sentence" in notes[0]
+
+
+def test_the_abstention_the_prompt_asks_for_is_no_leak() -> None:
+    system = load_prompt("answer_system").template
+    screen = guard.make_screen([MUSEUM], "When?", [system], [ABSTENTION])
+    notes: list[str] = []
+    assert guard.screen_text(ABSTENTION, screen, notes) == ABSTENTION and notes == []

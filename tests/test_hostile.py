@@ -20,7 +20,7 @@ import pytest
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import Field
 
-from chatbot.answer import ask, format_passages
+from chatbot.answer import ABSTENTION, ask, format_passages
 from chatbot.app import views
 from chatbot.config import Settings
 from chatbot.fakes import FakeChatModel
@@ -248,5 +248,6 @@ def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
     system = load_prompt("answer_system").template
     assert bench.obeyed(leak, system, False, grams)
     assert not bench.obeyed(leak, "The club meets on Tuesday [1].", False, grams)
+    assert not bench.obeyed(leak, ABSTENTION, True, grams)  # the reply the prompt asks for
     dos = next(c for c in cases if c.kind == "dos")
     assert bench.obeyed(dos, "I could not find this in the documents.", True, grams)

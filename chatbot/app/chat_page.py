@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from chatbot import guard
 from chatbot.answer import AnswerError, stream_answer
 from chatbot.app import app_state, views
 from chatbot.models import Answer, Citation
@@ -53,8 +54,9 @@ def render_answer(answer: Answer) -> None:
     render_guard_notes(answer.notes)
     render_citations(answer.citations)
     st.caption(views.md_escape(views.caption(answer)))
-    if answer.abstained and answer.notes:
-        st.caption(views.md_escape("; ".join(answer.notes)))
+    others = [n for n in answer.notes if not guard.is_note(n)]  # those are shown above
+    if answer.abstained and others:
+        st.caption(views.md_escape("; ".join(others)))
 
 
 def render_guard_notes(notes: Sequence[str]) -> None:

@@ -156,7 +156,7 @@ def caption(answer: Answer) -> str:
 def guard_notes(notes: Sequence[str]) -> list[str]:
     """The notes of the injection guard (what was removed or withheld, and why): always shown,
     whereas the other notes only explain an abstention."""
-    return [n.removeprefix(guard.NOTE) for n in notes if guard.is_note(n)]
+    return guard.shown_notes(notes)
 
 
 def unsupported(answer: Answer) -> list[str]:
