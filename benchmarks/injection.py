@@ -294,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split", choices=[*SPLITS, "all"], default="all")
     parser.add_argument("--mode", choices=["answer", "summary"], default="answer")
     parser.add_argument("--only", help="comma-separated case ids")
+    parser.add_argument("--reverse", action="store_true", help="run the cases in reverse order")
     parser.add_argument("--limit", type=int, help="run only the first N cases")
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the full report here")
     parser.add_argument("--log", type=Path, metavar="JSONL",
@@ -336,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         cases = [c for c in cases if c.id in wanted]
     # Held-out parts first, so a run cut short has measured what was never tuned on.
     cases.sort(key=lambda c: SPLITS[::-1].index(c.split))
+    if args.reverse:  # a second process can work through the same cases from the other end
+        cases.reverse()
     cases = cases[: args.limit] if args.limit else cases
     if args.log:
         with args.log.open("a", encoding="utf-8") as log:
