@@ -329,6 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         collection=f"injection-{uuid.uuid4().hex[:12]}",
         min_relevance=0.0,
+        request_timeout=600.0,  # a loaded machine is slow; a time-out measures no injection
         _env_file=None,  # type: ignore[call-arg]
     )
     cases = [c for c in load_cases() if args.split in ("all", c.split)]
