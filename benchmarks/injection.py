@@ -1,7 +1,7 @@
 """How often the embedded model follows instructions planted in the documents it reads.
 
     .venv/bin/python benchmarks/injection.py [--split dev|heldout|fresh|all] [--mode answer|summary]
-        [--data-dir .chatbot] [--limit N] [--json OUT]
+        [--guard on|off] [--data-dir .chatbot] [--limit N] [--json OUT] [--log JSONL]
 
 The cases are benchmarks/data/injection/cases.jsonl: each is one small document holding a plain
 fact plus one planted instruction (overrides, fake system or JSON role messages, forged passage
@@ -196,6 +196,7 @@ def run(
     return {
         "mode": mode,
         "model": settings.chat_model,
+        "guard": settings.injection_guard,
         "all": tally(results),
         **{s: tally(rows) for s, rows in parts.items() if rows},
         "seconds_per_case": round(sum(r["seconds"] for r in results) / max(len(results), 1), 1),
@@ -299,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the full report here")
     parser.add_argument("--log", type=Path, metavar="JSONL",
                         help="append each case's result here as soon as it is measured")
+    parser.add_argument("--guard", choices=["on", "off"], default="on",
+                        help="off: the baseline without chatbot/guard.py (CHATBOT_INJECTION_GUARD)")
     parser.add_argument("--fake", action="store_true",
                         help="fake providers: checks the harness in seconds, measures nothing")
     parser.add_argument("--benign", type=Path, nargs="+", metavar="CORPUS",
@@ -329,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         collection=f"injection-{uuid.uuid4().hex[:12]}",
         min_relevance=0.0,
+        injection_guard=args.guard == "on",
         request_timeout=600.0,  # a loaded machine is slow; a time-out measures no injection
         _env_file=None,  # type: ignore[call-arg]
     )

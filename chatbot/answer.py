@@ -55,17 +55,19 @@ def estimate_tokens(text: str) -> int:
 
 
 def passage_block(
-    n: int, passage: Passage, text: str | None = None, show_source: bool = True
+    n: int, passage: Passage, text: str | None = None, show_source: bool = True,
+    guarded: bool = True,
 ) -> str:
     """One numbered passage as the model sees it (`text` replaces the passage's own): planted
     instructions withheld, the prompt's own structure defused (`chatbot.guard`)."""
     head = f"Source: {' '.join(passage.source.split())}\n" if show_source else ""
     page = f"(page {passage.page}) " if passage.page else ""
-    shown = guard.withhold(passage.text if text is None else text).text
-    return f"{head}[{n}] {page}{guard.defuse(shown)}"
+    return f"{head}[{n}] {page}{guard.as_data(passage.text if text is None else text, guarded)}"
 
 
-def format_passages(passages: Sequence[Passage], texts: Sequence[str] | None = None) -> str:
+def format_passages(
+    passages: Sequence[Passage], texts: Sequence[str] | None = None, guarded: bool = True
+) -> str:
     """Passages numbered from 1, with a "Source:" line whenever the source changes.
 
     Naming the source once per run of passages rather than per passage saves about ten prompt
@@ -73,14 +75,15 @@ def format_passages(passages: Sequence[Passage], texts: Sequence[str] | None = N
     return "\n\n".join(
         passage_block(
             i + 1, p, None if texts is None else texts[i],
-            show_source=i == 0 or passages[i - 1].source != p.source,
+            show_source=i == 0 or passages[i - 1].source != p.source, guarded=guarded,
         )
         for i, p in enumerate(passages)
     )
 
 
 def answer_messages(
-    passages: Sequence[Passage], question: str, prompts_dir: Path | None = None
+    passages: Sequence[Passage], question: str, prompts_dir: Path | None = None,
+    guarded: bool = True,
 ) -> list[BaseMessage]:
     """The system prompt stays identical across questions, so the model server reuses its
     cached prefix and only the passages and question are processed anew."""
@@ -88,14 +91,15 @@ def answer_messages(
         SystemMessage(load_prompt("answer_system", prompts_dir).template),
         HumanMessage(
             load_prompt("answer", prompts_dir).format(
-                passages=format_passages(passages), question=question
+                passages=format_passages(passages, guarded=guarded), question=question
             )
         ),
     ]
 
 
 def fit_context(
-    passages: list[Passage], question: str, budget: int, prompts_dir: Path | None = None
+    passages: list[Passage], question: str, budget: int, prompts_dir: Path | None = None,
+    guarded: bool = True,
 ) -> tuple[list[Passage], list[str], list[BaseMessage]]:
     """Drop lowest-ranked passages (then trim the last one) until the prompt fits `budget`;
     returns the kept passages, notes on what was cut, and the messages to send.
@@ -109,7 +113,7 @@ def fit_context(
     notes: list[str] = []
 
     def size(items: Sequence[Passage]) -> int:
-        messages = answer_messages(items, question, prompts_dir)
+        messages = answer_messages(items, question, prompts_dir, guarded)
         return sum(estimate_tokens(str(m.content)) for m in messages)
 
     kept = list(passages)
@@ -132,7 +136,7 @@ def fit_context(
             )
             notes.append(f"trimmed passage from {first.source} to {keep} characters to fit")
     kept = by_source(kept)
-    return kept, notes, answer_messages(kept, question, prompts_dir)
+    return kept, notes, answer_messages(kept, question, prompts_dir, guarded)
 
 
 def by_source(passages: Sequence[Passage]) -> list[Passage]:
@@ -211,9 +215,13 @@ def condense(
     (`guard.rewrite_problem`) is discarded for the question as asked, with a note."""
     if not history:
         return question
+    guarded = pipeline.settings.injection_guard
     lines = []
     said = []
     for turn in history[-3:]:
+        if not guarded:  # the measured baseline: the conversation as it was written
+            lines += [f"User: {turn.question}", "Assistant: " + markers.strip(turn.answer)[:300]]
+            continue
         answer = " ".join(markers.strip(turn.answer).split())[:300]
         said.append(answer)
         lines.append("User: " + " ".join(turn.question.split()))
@@ -227,6 +235,8 @@ def condense(
     rewritten = str(reply.content).strip().strip('"').splitlines()
     if not rewritten or not rewritten[0].strip():
         return question
+    if not guarded:
+        return rewritten[0].strip()
     asked = [question, *(turn.question for turn in history)]
     problem = guard.rewrite_problem(rewritten[0].strip(), said, asked, template.template)
     if problem is None:
@@ -334,21 +344,28 @@ def stream_answer(
     if settings.passage_chars:
         weights = pipeline.retriever.term_weights(standalone)
         passages = [focus(p, standalone, settings.passage_chars, weights) for p in passages]
-    passages, notes, messages = fit_context(passages, standalone, budget, settings.prompts_dir)
-    answer.notes.extend(notes)
-    answer.notes.extend(guard.withheld_notes(p.text for p in passages))
-    asked = " ".join([question, *(turn.question for turn in history)])
-    screen = guard.make_screen(
-        [p.text for p in passages], asked, [str(m.content) for m in messages[:1]], [ABSTENTION]
+    passages, notes, messages = fit_context(
+        passages, standalone, budget, settings.prompts_dir, settings.injection_guard
     )
+    answer.notes.extend(notes)
+    screen = None
+    if settings.injection_guard:
+        answer.notes.extend(guard.withheld_notes(p.text for p in passages))
+        asked = " ".join([question, *(turn.question for turn in history)])
+        screen = guard.make_screen(
+            [p.text for p in passages], asked, [str(m.content) for m in messages[:1]],
+            [ABSTENTION],
+        )
     reply = _Reply()
-    chunks = stream_model(settings, chat.model, messages, deadline=deadline, status=status)
-    for piece in guard.screen_stream(reply.tokens(chunks), screen):
+    chunks = reply.tokens(
+        stream_model(settings, chat.model, messages, deadline=deadline, status=status)
+    )
+    for piece in chunks if screen is None else guard.screen_stream(chunks, screen):
         if piece:
             if answer.timings["first_token_s"] is None:
                 answer.timings["first_token_s"] = round(time.perf_counter() - started, 4)
             yield piece
-    text = guard.screen_text(reply.text, screen, answer.notes)
+    text = reply.text if screen is None else guard.screen_text(reply.text, screen, answer.notes)
     usage = reply.full.usage_metadata if reply.full is not None else None
     if usage:
         answer.usage = {

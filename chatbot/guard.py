@@ -28,14 +28,24 @@ _FORGED = re.compile(r"^[ \t]*(?:\[(\d+)\]|(question|passages|source)\s*:)", re.
 _SPECIAL_TOKEN = re.compile(r"<\|([^|<>\n]{1,40})\|>")
 
 
+def _unforge(text: str) -> str:
+    return _FORGED.sub(
+        lambda m: f"({m.group(1)})" if m.group(1) else f"{m.group(2).lower()} -", text
+    )
+
+
 def defuse(text: str) -> str:
     """Document text as data: lines imitating the prompt's structure ("[7] ...", "Source:",
     "Question:") are shown "(7)", "question -", and chat-template tokens lose their bars, so
     only our own code draws passage boundaries and message turns."""
-    text = _SPECIAL_TOKEN.sub(lambda m: f"<{m.group(1)}>", text)
-    return _FORGED.sub(
-        lambda m: f"({m.group(1)})" if m.group(1) else f"{m.group(2).lower()} -", text
-    )
+    return _unforge(_SPECIAL_TOKEN.sub(lambda m: f"<{m.group(1)}>", text))
+
+
+def as_data(text: str, on: bool = True) -> str:
+    """A passage's text as the model reads it: instruction sentences withheld, then defused.
+    With the guard off (`injection_guard`, the measured baseline) only forged passage headers
+    are defused, as before this module existed."""
+    return defuse(withhold(text).text) if on else _unforge(text)
 
 
 # --- instructions aimed at an AI ---------------------------------------------------------------
