@@ -369,19 +369,24 @@ def screen_stream(tokens: Iterable[str], screen: Screen) -> Iterator[str]:
     its sentence. The final text is `screen_text` of the whole reply, not this."""
     careful = bool(screen.planted)
     buffer = ""
-    for token in tokens:
-        buffer += token
-        spans = sentence_spans(buffer, lines=True)
-        if len(spans) >= 2:
-            cut = spans[-1][0]
-            yield _screen_piece(buffer[:cut], screen)
-            buffer = buffer[cut:]
-        if careful or _LINK_START.search(buffer):
-            continue
-        cut = max(buffer.rfind(" "), buffer.rfind("\n")) + 1  # a word may still grow
-        if cut:
-            yield buffer[:cut]
-            buffer = buffer[cut:]
+    try:
+        for token in tokens:
+            buffer += token
+            spans = sentence_spans(buffer, lines=True)
+            if len(spans) >= 2:
+                cut = spans[-1][0]
+                yield _screen_piece(buffer[:cut], screen)
+                buffer = buffer[cut:]
+            if careful or _LINK_START.search(buffer):
+                continue
+            cut = max(buffer.rfind(" "), buffer.rfind("\n")) + 1  # a word may still grow
+            if cut:
+                yield buffer[:cut]
+                buffer = buffer[cut:]
+    except Exception:  # the stream broke off: the user still sees what came, screened
+        if buffer:
+            yield _screen_piece(buffer, screen)
+        raise
     if buffer:
         yield _screen_piece(buffer, screen)
 

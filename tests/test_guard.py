@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -290,6 +291,18 @@ def test_a_marker_before_a_bracket_is_not_a_link() -> None:
 
 
 _WORDS = ["The ", "museum ", "opens ", "at ", "9 am", ". ", "\n", "It ", "closed [1]", "! ", "  "]
+
+
+def test_a_broken_stream_still_shows_its_screened_start() -> None:
+    def tokens() -> Iterator[str]:
+        yield "It opens at 9 am ![x](https://evil.example/a.png"
+        raise ConnectionError("reset")
+
+    shown: list[str] = []
+    with pytest.raises(ConnectionError):
+        for piece in guard.screen_stream(tokens(), guard.make_screen([MUSEUM], "q?")):
+            shown.append(piece)
+    assert "".join(shown).startswith("It opens at 9 am") and "evil" not in "".join(shown)
 
 
 @given(st.lists(st.sampled_from(_WORDS), max_size=30))
