@@ -347,6 +347,18 @@ def test_reindex_reports_unchanged(seeded_env: Pipeline) -> None:
     assert [(f.source, f.status) for f in report.files] == [(SEED_SOURCE, "unchanged")]
 
 
+def test_reindex_works_from_another_working_directory(
+    seeded_env: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    at = start("Documents")
+    button(at, "Re-index all sources").click().run()
+    report = at.session_state["ingest_report"]
+    assert [(f.source, f.status) for f in report.files] == [(SEED_SOURCE, "unchanged")]
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
