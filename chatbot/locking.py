@@ -1,17 +1,20 @@
-"""One writer at a time per data dir, and a repair after a writer died half-way.
+"""One writer at a time per data dir, and a repair after a writer died or vectors went missing.
 
 Every method that writes the index runs under `exclusive()`: an exclusive `fcntl.flock` on
 `<data_dir>/ingest.lock` (so two processes, say the CLI and the app, never interleave their
 writes), re-entrant within a process. A second writer waits up to `CHATBOT_LOCK_TIMEOUT` seconds,
 then fails with `IndexBusyError` naming the lock and the holder's pid. Readers never lock.
+Ingestion holds the lock only to commit: files are read, split and embedded before
+(chatbot/ingest.py).
 
-While a write runs, `<data_dir>/<collection>.writing` exists; it is removed only when the write
-finishes. Finding it on the next write means the previous writer was killed (or failed) part-way,
-so the three stores are reconciled first (`repair`): record-manager keys without a vector are
-dropped (else the next ingest would skip re-adding them), vectors without a record are registered,
-and a document whose chunks in Chroma do not match its row is marked stale, so the next ingest of
-that file redoes it. Vectors already written are kept, so an interrupted ingest resumes rather
-than re-embedding everything.
+While a write runs, `<data_dir>/<collection>.writing` exists; it is removed when the write
+finishes. The records in index.db are what is indexed; Chroma may briefly hold more (vectors
+are written before their records and deleted after them). So a writer killed part-way leaves
+only unused vectors, which the next ingest reuses or drops. What does need repair (`repair`):
+vectors missing for recorded chunks (Chroma's folder deleted by hand, a lost server volume),
+which are embedded again from the stored chunk text, and a rebuild that never finished, whose
+half-built copy is dropped (the old one stayed active throughout). Opening an index checks the
+counts and repairs at once when no other process is writing; every write checks first.
 """
 
 from __future__ import annotations
@@ -20,14 +23,12 @@ import contextlib
 import fcntl
 import functools
 import os
-import sqlite3
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from chatbot.config import Settings
 
@@ -41,15 +42,15 @@ class IndexBusyError(RuntimeError):
 
 
 class _Writable(Protocol):
-    """What `repair` needs of `chatbot.index.Index` (kept structural to avoid an import cycle)."""
+    """What the lock and `repair` need of `chatbot.index.Index` (structural: no import cycle)."""
 
     settings: Settings
-    store: Any
-    records: Any
 
-    def _db(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+    def needs_repair(self) -> bool: ...
 
-    def _bump(self, db: sqlite3.Connection) -> None: ...
+    def abandon_rebuild(self) -> bool: ...
+
+    def restore_vectors(self, *, thorough: bool) -> int: ...
 
 
 @dataclass
@@ -107,12 +108,12 @@ def _flock(path: Path, timeout: float) -> int:
 
 
 @contextlib.contextmanager
-def write_lock(settings: Settings) -> Iterator[bool]:
+def write_lock(settings: Settings, timeout: float | None = None) -> Iterator[bool]:
     """Hold the data dir's write lock; yields True for the outermost hold in this process."""
     path = lock_path(settings)
     with _registry_guard:
         held = _registry.setdefault(path, _Held(threading.RLock()))
-    timeout = settings.lock_timeout
+    timeout = settings.lock_timeout if timeout is None else timeout
     if not held.mutex.acquire(timeout=timeout if timeout > 0 else 0.001):
         raise _busy(path, timeout)
     try:
@@ -156,8 +157,8 @@ def guarded_write(index: _Writable, *, repair_first: bool = True) -> Iterator[No
             yield
             return
         marker = marker_path(index.settings)
-        if marker.exists() and repair_first:
-            repair(index)
+        if repair_first and (marker.exists() or index.needs_repair()):
+            repair(index, thorough=marker.exists())
         _write_marker(marker)
         yield
         marker.unlink(missing_ok=True)
@@ -193,41 +194,23 @@ def exclusive(
 
 @dataclass
 class RepairReport:
-    dangling_records: int = 0
-    unrecorded_vectors: int = 0
-    stale_documents: list[str] | None = None
+    abandoned_rebuild: bool = False
+    restored_vectors: int = 0
 
 
-def repair(index: _Writable, batch: int = 5000) -> RepairReport:
-    """Make the record manager agree with Chroma, and mark documents whose chunks are not all
-    in Chroma as stale (their next ingest redoes them). Idempotent; safe to run any time the
-    write lock is held."""
-    collection = index.store._collection
-    sources_of: dict[str, str] = {}
-    total = int(collection.count())
-    for offset in range(0, total, batch):
-        got = collection.get(limit=batch, offset=offset, include=["metadatas"])
-        for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True):
-            sources_of[chunk_id] = str((meta or {}).get("source", ""))
-    records = set(index.records.list_keys())
-    dangling = sorted(records - sources_of.keys())
-    for begin in range(0, len(dangling), 1000):
-        index.records.delete_keys(dangling[begin : begin + 1000])
-    unrecorded = sorted(sources_of.keys() - records)
-    if unrecorded:
-        index.records.update(unrecorded, group_ids=[sources_of[k] for k in unrecorded])
-    per_source = Counter(sources_of.values())
-    with index._db() as db:
-        rows = db.execute(
-            "SELECT source, chunks FROM documents WHERE collection = ?",
-            (index.settings.collection,),
-        ).fetchall()
-        stale = [source for source, chunks in rows if per_source.get(source, 0) != chunks]
-        for source in stale:
-            db.execute(
-                "UPDATE documents SET mtime_ns = -1, sha256 = '' "
-                "WHERE collection = ? AND source = ?",
-                (index.settings.collection, source),
-            )
-        index._bump(db)
-    return RepairReport(len(dangling), len(unrecorded), stale)
+def repair(index: _Writable, *, thorough: bool = True) -> RepairReport:
+    """Drop a rebuild that never finished and embed again the vectors recorded chunks lack
+    (`thorough`: compare every id, not only the counts). Idempotent; the caller holds the
+    write lock."""
+    abandoned = index.abandon_rebuild()
+    return RepairReport(abandoned, index.restore_vectors(thorough=thorough))
+
+
+def heal(index: _Writable) -> None:
+    """On opening: repair now if needed and no other process is writing (that writer checks
+    the same before its first write)."""
+    if not index.needs_repair():
+        return
+    with contextlib.suppress(IndexBusyError), write_lock(index.settings, timeout=0.0):
+        if index.needs_repair():
+            repair(index, thorough=False)

@@ -1,0 +1,268 @@
+"""The keyword (BM25) index: SQLite FTS5 in index.db, updated in the same transaction as the
+document records, never rebuilt from the corpus and never held in memory.
+
+Chunks are indexed pre-tokenised by `bm25_tokens` (lowercase, stop words dropped, plurals
+folded) and joined with spaces; FTS5's `ascii` tokenizer then splits exactly there, so the index
+sees our tokens. The statistics BM25 needs (rows, total tokens, each term's document frequency)
+live in ordinary tables kept in step with the rows, so the IDF of a question's terms costs one
+indexed lookup each, however large the corpus.
+
+Scores are FTS5's own BM25 (k1 = 1.2, b = 0.75, idf = ln((N - n + 0.5) / (n + 0.5)), at least
+1e-6). Ranking every chunk that shares a common word with the question grows with the corpus,
+so the top k is found the MaxScore way: FTS5 ranks only the chunks holding the question's rarer
+terms, the best of those are scored exactly on all terms, and the answer is accepted only when
+no chunk left out could beat the k-th (its score is at most its partial score plus the largest
+possible contribution of the common terms); otherwise more terms and candidates are taken.
+The result is the exact BM25 top k.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+K1 = 1.2
+B = 0.75
+#: Postings (summed document frequencies) FTS5 ranks in the first round of a search.
+BUDGET = 20_000
+#: Chunks scored exactly per round, at least.
+MIN_CANDIDATES = 50
+
+#: Returns the text of chunks by rowid (to score candidates exactly).
+TextLookup = Callable[[Sequence[int]], dict[int, str]]
+
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_STOP = frozenset(
+    re.findall(
+        r"\w+",
+        "a an and are as at be been but by did do does for from had has have he her his how i if "
+        "in into is it its of on or she so than that the their them then there these they this to "
+        "was we were what when where which while who whom why will with would you your",
+    )
+)
+
+
+def bm25_tokens(text: str) -> list[str]:
+    """Lowercase, strip punctuation, drop stop words, light plural/suffix folding."""
+    out = []
+    for token in _TOKEN.findall(text.lower()):
+        if token in _STOP:
+            continue
+        if len(token) > 4 and token.endswith("ies"):
+            token = token[:-3] + "y"
+        elif len(token) > 3 and token.endswith("s") and not token.endswith("ss"):
+            token = token[:-1]
+        out.append(token)
+    return out
+
+
+@dataclass(frozen=True)
+class TermStats:
+    """What BM25 needs to know about the corpus for one question."""
+
+    rows: int
+    avgdl: float
+    df: Mapping[str, int]
+
+    def idf(self, term: str) -> float:
+        """FTS5's IDF; an unseen term counts as the rarest possible."""
+        n = self.df.get(term, 0)
+        value = math.log((self.rows - n + 0.5) / (n + 0.5)) if self.rows else 0.0
+        return max(value, 1e-6)
+
+    def mass(self, tokens: Sequence[str]) -> float:
+        """Sum of the IDF of the question's terms: about the BM25 score of a chunk of average
+        length containing each term once (the calibration divisor of hybrid fusion)."""
+        return sum(self.idf(t) for t in tokens) or 1.0
+
+    def score(self, query: Sequence[str], tokens: Sequence[str]) -> float:
+        """Exact BM25 of one chunk's tokens for the query terms (repeated terms count again,
+        as they do in FTS5)."""
+        if not self.rows:
+            return 0.0
+        tf = Counter(tokens)
+        norm = K1 * (1 - B + B * len(tokens) / (self.avgdl or 1.0))
+        return sum(
+            self.idf(t) * tf[t] * (K1 + 1) / (tf[t] + norm) for t in query if tf.get(t)
+        )
+
+
+class KeywordIndex:
+    """One collection's FTS5 table `name` and its statistics (`<name>_terms`, `keyword_stats`).
+
+    Every method works inside the caller's connection and transaction, so keyword rows change
+    together with the records they belong to.
+    """
+
+    def __init__(self, name: str) -> None:
+        if not re.fullmatch(r"kw_[0-9a-f]+", name):
+            raise ValueError(f"invalid keyword table name {name!r}")
+        self.name = name
+
+    def create(self, db: sqlite3.Connection) -> None:
+        db.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {self.name} USING fts5("
+            "tokens, content='', tokenize=\"ascii tokenchars '_'\")"
+        )
+        db.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.name}_terms "
+            "(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID"
+        )
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS keyword_stats "
+            "(name TEXT PRIMARY KEY, rows INTEGER NOT NULL, tokens INTEGER NOT NULL)"
+        )
+        db.execute("INSERT OR IGNORE INTO keyword_stats VALUES (?, 0, 0)", (self.name,))
+
+    def drop(self, db: sqlite3.Connection) -> None:
+        db.execute(f"DROP TABLE IF EXISTS {self.name}")
+        db.execute(f"DROP TABLE IF EXISTS {self.name}_terms")
+        db.execute("DELETE FROM keyword_stats WHERE name = ?", (self.name,))
+
+    # --- writing ---------------------------------------------------------------------------
+    def add(self, db: sqlite3.Connection, rows: Iterable[tuple[int, str]]) -> None:
+        """Index chunks given as (rowid, text)."""
+        self._change(db, rows, "add")
+
+    def remove(self, db: sqlite3.Connection, rows: Iterable[tuple[int, str]]) -> None:
+        """Unindex chunks given as (rowid, text): the text they were indexed with."""
+        self._change(db, rows, "remove")
+
+    def _change(self, db: sqlite3.Connection, rows: Iterable[tuple[int, str]], how: str) -> None:
+        sign = 1 if how == "add" else -1
+        entries = [(rowid, " ".join(bm25_tokens(text))) for rowid, text in rows]
+        if not entries:
+            return
+        if how == "add":
+            db.executemany(f"INSERT INTO {self.name}(rowid, tokens) VALUES (?, ?)", entries)
+        else:
+            db.executemany(
+                f"INSERT INTO {self.name}({self.name}, rowid, tokens) VALUES ('delete', ?, ?)",
+                entries,
+            )
+        df: Counter[str] = Counter()
+        tokens = 0
+        for _, joined in entries:
+            terms = joined.split()
+            tokens += len(terms)
+            df.update(set(terms))
+        db.executemany(
+            f"INSERT INTO {self.name}_terms VALUES (?, ?) "
+            "ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+            [(term, sign * count) for term, count in df.items()],
+        )
+        if sign < 0:
+            db.execute(f"DELETE FROM {self.name}_terms WHERE df <= 0")
+        db.execute(
+            "UPDATE keyword_stats SET rows = rows + ?, tokens = tokens + ? WHERE name = ?",
+            (sign * len(entries), sign * tokens, self.name),
+        )
+
+    # --- reading ---------------------------------------------------------------------------
+    def stats(self, db: sqlite3.Connection, terms: Iterable[str]) -> TermStats:
+        row = db.execute(
+            "SELECT rows, tokens FROM keyword_stats WHERE name = ?", (self.name,)
+        ).fetchone()
+        rows, tokens = (int(row[0]), int(row[1])) if row else (0, 0)
+        wanted = sorted(set(terms))
+        df: dict[str, int] = {}
+        for begin in range(0, len(wanted), 500):
+            part = wanted[begin : begin + 500]
+            marks = ",".join("?" * len(part))
+            df.update(
+                db.execute(
+                    f"SELECT term, df FROM {self.name}_terms WHERE term IN ({marks})", part
+                ).fetchall()
+            )
+        return TermStats(rows, tokens / rows if rows else 0.0, df)
+
+    def rows(self, db: sqlite3.Connection) -> int:
+        row = db.execute(
+            "SELECT rows FROM keyword_stats WHERE name = ?", (self.name,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def search(
+        self,
+        db: sqlite3.Connection,
+        query: Sequence[str],
+        k: int,
+        texts: TextLookup,
+        within: tuple[str, Sequence[object]] | None = None,
+    ) -> list[tuple[int, float]]:
+        """The exact BM25 top k as (rowid, score), best first; only chunks sharing a term.
+
+        `texts` returns the text of chunks by rowid (to score candidates exactly); `within`
+        is an SQL condition on `rowid` with its parameters, to search part of the corpus.
+        """
+        stats = self.stats(db, query)
+        present = [t for t in query if stats.df.get(t)]
+        if not present or k <= 0:
+            return []
+        counts = Counter(present)
+        # Rarest first: those decide the ranking; the common rest is bounded, not ranked.
+        order = sorted(counts, key=lambda t: (stats.df[t], t))
+        essential, postings = 0, 0
+        while essential < len(order) and (essential == 0 or postings < BUDGET):
+            postings += stats.df[order[essential]]
+            essential += 1
+        wanted = max(MIN_CANDIDATES, 2 * k)
+        while True:
+            rest = order[essential:]
+            bound_rest = sum(counts[t] * stats.idf(t) * (K1 + 1) for t in rest)
+            terms = [t for t in present if t not in rest]
+            partial = self._ranked(db, terms, wanted, within)
+            scored = self._exact(stats, present, [rowid for rowid, _ in partial], texts)
+            best = sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:k]
+            if not rest:
+                return best  # every term was ranked: partial scores are the exact ones
+            # A chunk not among the candidates scores at most its partial score (no more than
+            # the last candidate's, or 0 when FTS5 ran out) plus all the common terms can add.
+            exhausted = len(partial) < wanted
+            kth = best[-1][1] if len(best) == k else 0.0
+            unseen = (0.0 if exhausted else partial[-1][1]) + bound_rest
+            if len(best) == k and kth >= unseen * (1 + 1e-9):
+                return best
+            if rest:
+                essential += 1
+            wanted *= 2
+
+    def scores(
+        self,
+        db: sqlite3.Connection,
+        query: Sequence[str],
+        rowids: Sequence[int],
+        texts: TextLookup,
+    ) -> dict[int, float]:
+        """Exact BM25 of the given chunks (those sharing no term score 0)."""
+        return self._exact(self.stats(db, query), query, rowids, texts)
+
+    def _ranked(
+        self,
+        db: sqlite3.Connection,
+        terms: Sequence[str],
+        limit: int,
+        within: tuple[str, Sequence[object]] | None,
+    ) -> list[tuple[int, float]]:
+        """FTS5's own BM25 over `terms` only (a partial score), best first."""
+        expression = " OR ".join(f'"{t}"' for t in terms)
+        condition, params = within or ("1", ())
+        rows = db.execute(
+            f"SELECT rowid, -bm25({self.name}) AS score FROM {self.name} "
+            f"WHERE {self.name} MATCH ? AND {condition} ORDER BY score DESC LIMIT ?",
+            (expression, *params, limit),
+        ).fetchall()
+        return [(int(rowid), float(score)) for rowid, score in rows]
+
+    @staticmethod
+    def _exact(
+        stats: TermStats, query: Sequence[str], rowids: Sequence[int], texts: TextLookup
+    ) -> dict[int, float]:
+        found = texts(rowids)
+        scored = {rowid: stats.score(query, bm25_tokens(text)) for rowid, text in found.items()}
+        return {rowid: score for rowid, score in scored.items() if score > 0}
+
