@@ -307,8 +307,8 @@ def test_upload_good_and_bad_file_then_delete_it(app_env: Path, tmp_path: Path) 
         "evil_name.txt": ("skipped", 0),
         "broken.pdf": ("skipped", 0),
     }
-    source = "data/uploads/notes.md"
-    assert [r["source"] for r in Pipeline.build(get_settings()).index.sources()] == [source]
+    source = "uploads/notes.md"
+    assert [r.source for r in Pipeline.build(get_settings()).index.sources()] == [source]
 
     at.button(key=f"delete:{source}").click().run()
     assert not at.exception
