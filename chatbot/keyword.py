@@ -193,11 +193,13 @@ class KeywordIndex:
         k: int,
         texts: TextLookup,
         within: tuple[str, Sequence[object]] | None = None,
+        budget: int = BUDGET,
     ) -> list[tuple[int, float]]:
         """The exact BM25 top k as (rowid, score), best first; only chunks sharing a term.
 
         `texts` returns the text of chunks by rowid (to score candidates exactly); `within`
-        is an SQL condition on `rowid` with its parameters, to search part of the corpus.
+        is an SQL condition on `rowid` with its parameters, to search part of the corpus;
+        `budget` bounds the postings ranked in the first round.
         """
         stats = self.stats(db, query)
         present = [t for t in query if stats.df.get(t)]
@@ -207,7 +209,7 @@ class KeywordIndex:
         # Rarest first: those decide the ranking; the common rest is bounded, not ranked.
         order = sorted(counts, key=lambda t: (stats.df[t], t))
         essential, postings = 0, 0
-        while essential < len(order) and (essential == 0 or postings < BUDGET):
+        while essential < len(order) and (essential == 0 or postings < budget):
             postings += stats.df[order[essential]]
             essential += 1
         wanted = max(MIN_CANDIDATES, 2 * k)

@@ -25,9 +25,8 @@ import numpy as np
 
 from chatbot.config import Settings
 
-#: HNSW settings of new collections. Chroma rewrites its whole on-disk HNSW index every
-#: `sync_threshold` additions, so the default (1000) makes ingestion quadratic in corpus size.
-HNSW = {"space": "cosine", "sync_threshold": 100_000, "batch_size": 1000}
+#: HNSW settings of new collections.
+HNSW = {"space": "cosine"}
 #: Ids per Chroma call.
 PAGE = 5000
 
