@@ -17,22 +17,21 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from chatbot import records
 from chatbot.config import Settings
-from chatbot.keyword import KeywordIndex, TermStats
+from chatbot.keyword import KeywordIndex
 from chatbot.locking import exclusive, open_lock
 from chatbot.models import Chunk, IngestReport, Passage, SourceRecord
-from chatbot.records import ChunkRow, KnownDocument, transaction
+from chatbot.records import KnownDocument, transaction
+from chatbot.snapshot import Snapshot
 from chatbot.vectors import Collection, Vectors, VectorStoreError
 
 #: Called as progress(stage, done, total).
@@ -115,14 +114,11 @@ class Index:
         self.embeddings = embeddings
         self.name = settings.collection
         self.db_path = settings.data_dir / "index.db"
-        self._seen = -1  # generation up to which the vectors we read include every write
-        self._guard = threading.Lock()
-        self._handles: dict[tuple[str, str], Collection] = {}
         try:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             with open_lock(settings):
                 self.vectors = Vectors(settings)
-                with self._db() as db:
+                with self.connection() as db:
                     records.create_schema(db)
                 self._adopt()
         except VectorStoreError as exc:
@@ -145,12 +141,10 @@ class Index:
         finally:
             db.close()
 
-    _db = connection
-
     def _adopt(self) -> None:
         """Register the collection on first use; an index written by an older version gets its
         chunk rows and keyword index from what its Chroma collection stores."""
-        with self._db() as db, transaction(db, write=True):
+        with self.connection() as db, transaction(db, write=True):
             active = records.spaces(db, self.name)[0]
             records.keyword_index(active or self.name).create(db)
             if active is not None:
@@ -165,24 +159,17 @@ class Index:
                 collection = self.vectors.collection(self.name)
                 rows = chunks_from_chroma(collection) if collection else []
                 records.insert_chunks(db, self.name, rows)
-            records.bump(db, self.name, self.vectors.token)
+            records.bump(db, self.name)
 
     def active(self) -> Space:
-        with self._db() as db:
+        with self.connection() as db:
             physical = records.spaces(db, self.name)[0]
         return Space(physical or self.name)
 
     def collection(self, space: Space, *, create: bool = False) -> Collection | None:
-        """The Chroma collection of a copy (physical names are never reused, so a handle stays
-        valid until the store is reloaded)."""
-        key = (self.vectors.token, space.physical)
-        handle = self._handles.get(key)
-        if handle is None:
-            model = self.settings.embedding_model if create else None
-            handle = self.vectors.collection(space.physical, model=model)
-            if handle is not None:
-                self._handles[key] = handle
-        return handle
+        """The Chroma collection of a copy (None if it has none yet, or lost it)."""
+        model = self.settings.embedding_model if create else None
+        return self.vectors.collection(space.physical, model=model)
 
     def _check_embedding_model(self) -> None:
         collection = self.collection(self.active())
@@ -199,34 +186,25 @@ class Index:
     # --- reading ---------------------------------------------------------------------------
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
-        """One consistent view of the committed index (for one question). Vectors written by
-        another process are picked up first (embedded Chroma would not see them)."""
-        with self._db() as db, transaction(db, write=False):
-            physical, _, generation = records.spaces(db, self.name)
-            with self._guard:
-                token = self.vectors.token
-                if generation != self._seen and records.foreign_commits(
-                    db, self.name, self._seen, token
-                ):
-                    self.vectors.reload(token)
-                self._seen = generation
-            space = Space(physical or self.name)
-            yield Snapshot(db, space, self.collection(space))
+        """One consistent view of the committed index (for one question)."""
+        with self.connection() as db, transaction(db, write=False):
+            space = Space(records.spaces(db, self.name)[0] or self.name)
+            yield Snapshot(db, space.physical, space.keyword, self.collection(space))
 
     def generation(self) -> int:
         """Changes whenever the collection changes; caches of derived data key on it."""
-        with self._db() as db:
+        with self.connection() as db:
             return records.spaces(db, self.name)[2]
 
     def count(self) -> int:
         """Chunks committed to the active copy."""
         space = self.active()
-        with self._db() as db:
+        with self.connection() as db:
             return space.keyword.rows(db)
 
     def document_text(self, source: str) -> str | None:
         space = self.active()
-        with self._db() as db:
+        with self.connection() as db:
             row = db.execute(
                 "SELECT text FROM documents WHERE collection = ? AND source = ?",
                 (space.physical, source),
@@ -235,7 +213,7 @@ class Index:
 
     def sources(self) -> list[SourceRecord]:
         space = self.active()
-        with self._db() as db:
+        with self.connection() as db:
             rows = db.execute(
                 "SELECT source, path, root, chunks, length(text), indexed_at FROM documents "
                 "WHERE collection = ? ORDER BY source",
@@ -262,18 +240,17 @@ class Index:
     def chunks(self, sources: Sequence[str]) -> list[Passage]:
         """Every chunk of some sources, in the given source order, then reading order."""
         with self.snapshot() as snap:
-            return [_passage(row) for row in records.chunks_of(snap.db, snap.space.physical,
-                                                              sources)]
+            return snap.chunks(sources)
 
     # --- writing (callers hold the write lock) ----------------------------------------------
     def known(self, space: Space | None = None) -> dict[str, KnownDocument]:
         """Indexed files by resolved path."""
-        with self._db() as db:
+        with self.connection() as db:
             return records.known(db, (space or self.active()).physical)
 
     def stored_ids(self, space: Space, path: str) -> dict[str, str]:
         """Committed chunk ids of one file, with their text."""
-        with self._db() as db:
+        with self.connection() as db:
             row = records.known_path(db, space.physical, path)
             if row is None:
                 return {}
@@ -289,7 +266,7 @@ class Index:
         were read), then the deletion of vectors no longer used."""
         from chatbot.writes import apply_writes
 
-        with self._db() as db:
+        with self.connection() as db:
             return apply_writes(self, db, space, writes)
 
     def ingest(self, paths: Sequence[Path], **options: Any) -> IngestReport:
@@ -316,9 +293,9 @@ class Index:
 
     def remove_sources(self, space: Space, names: Sequence[str]) -> dict[str, int]:
         """Delete sources (records, chunks, keyword entries, then vectors)."""
-        with self._db() as db, transaction(db, write=True):
+        with self.connection() as db, transaction(db, write=True):
             gone = {name: records.delete_document(db, space.physical, name) for name in names}
-            records.bump(db, self.name, self.vectors.token)
+            records.bump(db, self.name)
         collection = self.collection(space)
         if collection is not None:
             collection.delete([key for ids in gone.values() for key in ids])
@@ -327,7 +304,7 @@ class Index:
     # --- consistency and rebuilds (callers hold the write lock) -----------------------------
     def needs_repair(self) -> bool:
         """Vectors are missing for recorded chunks, or a rebuild was left unfinished."""
-        with self._db() as db:
+        with self.connection() as db:
             building = records.spaces(db, self.name)[1]
         recorded, stored = self.counts()
         return building is not None or stored < recorded
@@ -361,88 +338,10 @@ class Index:
         """(chunks recorded, vectors stored) of a copy: equal unless a write is under way,
         died, or the vectors were lost."""
         space = space or self.active()
-        with self._db() as db:
+        with self.connection() as db:
             recorded = space.keyword.rows(db)
         collection = self.collection(space)
         return recorded, collection.count() if collection else 0
-
-
-class Snapshot:
-    """A consistent read of the committed index: chunk lookups, dense and keyword search."""
-
-    def __init__(self, db: sqlite3.Connection, space: Space, collection: Collection | None):
-        self.db = db
-        self.space = space
-        self.collection = collection
-
-    def passages(self, ids: Sequence[str]) -> dict[str, Passage]:
-        rows = records.chunk_rows(self.db, self.space.physical, ids)
-        return {key: _passage(row) for key, row in rows.items()}
-
-    def count(self) -> int:
-        return self.space.keyword.rows(self.db)
-
-    def dense(
-        self, vector: Sequence[float], k: int, sources: Sequence[str] | None = None
-    ) -> list[tuple[Passage, float]]:
-        """Top-k committed chunks by cosine similarity. Vectors of a write still under way (or
-        left by one that died) are not in the records and are passed over."""
-        total = self.count()
-        if self.collection is None or total == 0 or k <= 0:
-            return []
-        want = min(k, total)
-        ask = want + 8
-        while True:
-            hits = self.collection.search(vector, ask, sources)
-            found = self.passages([key for key, _ in hits])
-            out = [(found[key], cosine) for key, cosine in hits if key in found]
-            if len(out) >= want or len(hits) < ask:
-                return out[:want]
-            ask *= 4
-
-    def cosines(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
-        """Exact cosine similarity of some committed chunks (computed by Chroma)."""
-        if self.collection is None or not ids:
-            return {}
-        return self.collection.cosines(vector, ids)
-
-    def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Stored vectors of some chunks, L2-normalised (bounded by the ids asked for)."""
-        if self.collection is None:
-            return {}
-        found = self.collection.vectors(ids)
-        for key, row in found.items():
-            found[key] = row / max(float(np.linalg.norm(row)), 1e-12)
-        return found
-
-    def term_stats(self, tokens: Sequence[str]) -> TermStats:
-        return self.space.keyword.stats(self.db, tokens)
-
-    def keyword(
-        self, tokens: Sequence[str], k: int, sources: Sequence[str] | None = None
-    ) -> list[tuple[Passage, float]]:
-        """Exact BM25 top k (raw scores), only chunks sharing a term with the question."""
-        within = records.source_rowids(self.space.physical, sources) if sources else None
-        hits = self.space.keyword.search(self.db, tokens, k, self._texts, within)
-        rows = records.chunks_by_rowid(self.db, [rowid for rowid, _ in hits])
-        return [(_passage(rows[rowid]), score) for rowid, score in hits if rowid in rows]
-
-    def keyword_scores(self, tokens: Sequence[str], ids: Sequence[str]) -> dict[str, float]:
-        """Exact BM25 of some committed chunks (0 where they share no term: left out)."""
-        rows = records.chunk_rows(self.db, self.space.physical, ids)
-        by_rowid = {row.rowid: key for key, row in rows.items()}
-        scores = self.space.keyword.scores(self.db, tokens, list(by_rowid), self._texts)
-        return {by_rowid[rowid]: score for rowid, score in scores.items()}
-
-    def _texts(self, rowids: Sequence[int]) -> dict[int, str]:
-        return {rowid: row.text for rowid, row in records.chunks_by_rowid(self.db, rowids).items()}
-
-
-def _passage(row: ChunkRow) -> Passage:
-    return Passage(
-        chunk_id=row.id, source=row.source, text=row.text, start=row.start, end=row.end,
-        score=0.0, page=row.page,
-    )
 
 
 def _matching(indexed: Sequence[SourceRecord], wanted: str) -> list[str]:
@@ -487,7 +386,7 @@ def drop_index(settings: Settings) -> None:
                         "UPDATE collections SET active = ?, building = NULL WHERE name = ?",
                         (new_physical(name), name),
                     )
-                    records.bump(db, name, vectors.token)
+                    records.bump(db, name)
         for physical in physicals:
             vectors.drop(physical)
 

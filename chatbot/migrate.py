@@ -23,9 +23,7 @@ def chunks_from_chroma(collection: Collection) -> list[Row]:
 def _rows(collection: Collection) -> Iterator[Row]:
     total = collection.count()
     for offset in range(0, total, PAGE):
-        got = collection.chroma.get(
-            limit=PAGE, offset=offset, include=["documents", "metadatas"]
-        )
+        got = collection.stored_page(offset, ["documents", "metadatas"])
         for key, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
             meta = meta or {}
             if text is None or "source" not in meta:

@@ -3,8 +3,7 @@
 Tables: `collections` (each logical collection's active physical copy, a rebuild in progress,
 and a generation counter), `documents` (one row per indexed file: name, path, the root it was
 ingested from, stat, fingerprint and extracted text), `chunks` (offsets and text of every chunk,
-keyed by chunk id), `commits` (which process wrote each generation, so a long-running reader
-knows when its embedded Chroma view is stale), and per physical copy an FTS5 keyword index
+keyed by chunk id), and per physical copy an FTS5 keyword index
 (chatbot/keyword.py). A write is one transaction over all of them: readers (WAL mode) see
 either the old state or the new one.
 """
@@ -60,14 +59,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_id ON chunks (collection, id);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks (collection, source);
-CREATE TABLE IF NOT EXISTS commits (
-    collection TEXT NOT NULL, generation INTEGER NOT NULL, writer TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS commits_generation ON commits (collection, generation);
 """
-
-#: Commit-log entries kept per collection (readers further behind simply reload).
-COMMIT_LOG = 1000
 
 
 @dataclass(frozen=True)
@@ -154,31 +146,10 @@ def spaces(db: sqlite3.Connection, name: str) -> tuple[str | None, str | None, i
     return str(row[0]), (str(row[1]) if row[1] else None), int(row[2])
 
 
-def bump(db: sqlite3.Connection, name: str, writer: str) -> int:
-    """Advance the collection's generation and log who wrote it; returns the new one."""
+def bump(db: sqlite3.Connection, name: str) -> int:
+    """Advance the collection's generation (every write does); returns the new one."""
     db.execute("UPDATE collections SET generation = generation + 1 WHERE name = ?", (name,))
-    generation = spaces(db, name)[2]
-    db.execute("INSERT INTO commits VALUES (?, ?, ?)", (name, generation, writer))
-    db.execute(
-        "DELETE FROM commits WHERE collection = ? AND generation <= ?",
-        (name, generation - COMMIT_LOG),
-    )
-    return generation
-
-
-def foreign_commits(db: sqlite3.Connection, name: str, since: int, writer: str) -> bool:
-    """Whether anyone but `writer` committed after generation `since` (or the log no longer
-    reaches back that far)."""
-    oldest = db.execute(
-        "SELECT MIN(generation) FROM commits WHERE collection = ?", (name,)
-    ).fetchone()[0]
-    if oldest is not None and oldest > since + 1:
-        return True
-    row = db.execute(
-        "SELECT 1 FROM commits WHERE collection = ? AND generation > ? AND writer != ? LIMIT 1",
-        (name, since, writer),
-    ).fetchone()
-    return row is not None
+    return spaces(db, name)[2]
 
 
 def drop_space(db: sqlite3.Connection, physical: str) -> None:

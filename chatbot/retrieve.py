@@ -26,9 +26,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from chatbot.index import Index, Snapshot
+from chatbot.index import Index
 from chatbot.keyword import bm25_tokens
 from chatbot.models import Passage
+from chatbot.snapshot import Snapshot
 
 __all__ = ["DEFAULT_WEIGHTS", "FUSIONS", "Retriever", "bm25_tokens", "mmr_select",
            "rrf_fuse", "score_fuse"]

@@ -1,25 +1,30 @@
 """Chroma, kept to what it is good at: chunk vectors with a `source` tag, searched by cosine.
 
-Chunk texts, offsets and the keyword index live in index.db (chatbot/index.py); Chroma holds
-only ids, vectors and the source name (for `--source` filters). Embedded Chroma lives under
-`<data_dir>/chroma`; with CHROMA_HOST set, a Chroma server holds the vectors instead.
+Chunk texts, offsets and the keyword index live in index.db (chatbot/records.py); Chroma holds
+only ids, vectors and the source name (for `--source` filters). With CHROMA_HOST set, a Chroma
+server holds them; otherwise an embedded Chroma under `<data_dir>/chroma`.
 
-An embedded Chroma keeps its vector index in memory and never sees what another process wrote
-to the same folder (search misses the new chunks, and reading their vectors fails with "Error
-finding id"). So embedded clients are shared per folder within a process, and `reload()` opens
-a fresh one when the records say another process has written (see `Index.snapshot`). A server
-has no such problem: every client sees its current state.
+An embedded Chroma is a single-process store: each process keeps its own copy of the vector
+index in memory, writes its files back from that copy, and never sees what another process
+wrote (search misses the new chunks; reading their vectors fails with "Error finding id"), and
+two processes writing its files at once corrupt them. So processes sharing a data dir take
+turns: every Chroma call runs under an exclusive `flock` on `<data_dir>/chroma.lock` (held for
+that call only, milliseconds to a second), and a process that finds another one has written
+since (a stamp in that file) opens the folder afresh first. A server needs none of this: every
+client sees its current state, and it serialises writes itself.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,6 +35,8 @@ HNSW = {"space": "cosine"}
 #: Ids per Chroma call.
 PAGE = 5000
 
+T = TypeVar("T")
+
 
 class VectorStoreError(RuntimeError):
     """Chroma cannot be opened or reached; the message says what to do."""
@@ -37,18 +44,23 @@ class VectorStoreError(RuntimeError):
 
 @dataclass
 class _Embedded:
-    """One process-wide embedded Chroma for a folder; `token` names this opening."""
+    """This process's embedded Chroma for one folder, and its turn-taking state."""
 
-    client: Any
-    token: str
+    guard: threading.RLock = field(default_factory=threading.RLock)
+    client: Any = None
+    token: str = ""  # names this opening
+    seen: bytes = b""  # the stamp when this opening last knew the folder's state
+    depth: int = 0
+    fd: int | None = None
+    handles: dict[str, Any] = field(default_factory=dict)
 
 
 _embedded: dict[Path, _Embedded] = {}
 _embedded_guard = threading.Lock()
 
 
-def _open_embedded(path: Path) -> _Embedded:
-    """A client on a System of its own, so that a reload really reads the folder again
+def _open_embedded(path: Path) -> Any:
+    """A client on a System of its own, so that opening again really reads the folder again
     (`chromadb.PersistentClient` would hand back the cached one)."""
     from chromadb.api import ServerAPI
     from chromadb.api.client import Client
@@ -62,7 +74,7 @@ def _open_embedded(path: Path) -> _Embedded:
     system.instance(ProductTelemetryClient)  # type: ignore[type-abstract]
     system.instance(ServerAPI)  # type: ignore[type-abstract]
     system.start()
-    return _Embedded(Client.from_system(system), uuid.uuid4().hex)
+    return Client.from_system(system)
 
 
 class Vectors:
@@ -71,6 +83,7 @@ class Vectors:
     def __init__(self, settings: Settings) -> None:
         self.remote = bool(settings.chroma_host)
         self._path = (settings.data_dir / "chroma").resolve()
+        self._stamp = settings.data_dir.resolve() / "chroma.lock"
         self._server: Any = None
         try:
             if self.remote:
@@ -84,7 +97,7 @@ class Vectors:
                 )
             else:
                 self._path.mkdir(parents=True, exist_ok=True)
-                self._client()
+                self.call(lambda client: None)
         except Exception as exc:
             if self.remote:
                 raise VectorStoreError(
@@ -94,106 +107,152 @@ class Vectors:
                 ) from None
             raise VectorStoreError(f"cannot open the vectors at {self._path} ({exc})") from None
 
+    @contextlib.contextmanager
+    def _turn(self, writes: bool) -> Iterator[_Embedded]:
+        """This process's turn at the embedded Chroma: threads queue on a lock, processes on
+        the flock; the client is opened afresh if another process wrote meanwhile."""
+        with _embedded_guard:
+            state = _embedded.setdefault(self._path, _Embedded())
+        with state.guard:
+            if state.depth == 0:
+                state.fd = os.open(self._stamp, os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(state.fd, fcntl.LOCK_EX)
+            state.depth += 1
+            try:
+                assert state.fd is not None
+                stamp = os.pread(state.fd, 64, 0)
+                if state.client is None or stamp != state.seen:
+                    state.client, state.token = _open_embedded(self._path), uuid.uuid4().hex
+                    state.handles, state.seen = {}, stamp
+                if writes:  # stamped first: a write that dies half-way still counts
+                    state.seen = f"{state.token} {os.getpid()} {uuid.uuid4().hex}".encode()
+                    os.pwrite(state.fd, state.seen.ljust(64), 0)
+                yield state
+            finally:
+                state.depth -= 1
+                if state.depth == 0 and state.fd is not None:
+                    fcntl.flock(state.fd, fcntl.LOCK_UN)
+                    os.close(state.fd)
+                    state.fd = None
+
+    def call(self, action: Callable[[Any], T], *, writes: bool = False) -> T:
+        """Run `action(client)` with the chromadb client, in this process's turn."""
+        if self.remote:
+            return action(self._server)
+        with self._turn(writes) as state:
+            return action(state.client)
+
+    def on(self, name: str, action: Callable[[Any], T], *, writes: bool = False) -> T:
+        """Run `action(collection)` on the chromadb collection `name` (which must exist)."""
+
+        def run(client: Any) -> T:
+            return action(client.get_collection(name, embedding_function=None))
+
+        if self.remote:
+            return run(self._server)
+        with self._turn(writes) as state:
+            if name not in state.handles:
+                state.handles[name] = state.client.get_collection(name, embedding_function=None)
+            return action(state.handles[name])
+
+    # --- collections -----------------------------------------------------------------------
     def client(self) -> Any:
-        """The chromadb client (for callers that need a collection of their own)."""
-        return self._client()
-
-    def _client(self) -> Any:
-        if self.remote:
-            return self._server
-        with _embedded_guard:
-            if self._path not in _embedded:
-                _embedded[self._path] = _open_embedded(self._path)
-            return _embedded[self._path].client
-
-    @property
-    def token(self) -> str:
-        """Which opening of the embedded store this process reads ("" for a server)."""
-        if self.remote:
-            return ""
-        self._client()
-        return _embedded[self._path].token
-
-    def reload(self, seen: str) -> None:
-        """Open the embedded store afresh (another process wrote to it), unless another thread
-        already did since `seen` was read."""
-        if self.remote:
-            return
-        with _embedded_guard:
-            current = _embedded.get(self._path)
-            if current is None or current.token == seen:
-                _embedded[self._path] = _open_embedded(self._path)
+        """The chromadb client, for callers that need a collection of their own (embedded:
+        only within this process, e.g. the benchmark's baseline)."""
+        return self.call(lambda client: client)
 
     def collection(self, name: str, *, model: str | None = None) -> Collection | None:
         """The collection `name`, or None; created (tagged with `model`) when `model` is given.
         No embedding function: vectors always come from our own embeddings."""
         from chromadb.errors import NotFoundError
 
-        client = self._client()
         if model is None:
             try:
-                return Collection(client.get_collection(name, embedding_function=None))
+                self.on(name, lambda collection: None)
             except (NotFoundError, ValueError):
                 return None
-        return Collection(
-            client.get_or_create_collection(
+            return Collection(self, name)
+        self.call(
+            lambda client: client.get_or_create_collection(
                 name,
                 metadata={"embedding_model": model},
                 configuration={"hnsw": HNSW},
                 embedding_function=None,
-            )
+            ),
+            writes=True,
         )
+        return Collection(self, name)
 
     def drop(self, name: str) -> None:
         from chromadb.errors import NotFoundError
 
+        def delete(client: Any) -> None:
+            client.delete_collection(name)
+
         with contextlib.suppress(NotFoundError, ValueError):
-            self._client().delete_collection(name)
+            if self.remote:
+                delete(self._server)
+                return
+            with self._turn(True) as state:
+                state.handles.pop(name, None)
+                delete(state.client)
 
     def names(self) -> list[str]:
-        return [c if isinstance(c, str) else c.name for c in self._client().list_collections()]
+        found = self.call(lambda client: client.list_collections())
+        return [c if isinstance(c, str) else c.name for c in found]
 
 
 class Collection:
     """One Chroma collection: upsert, delete, count, and cosine searches."""
 
-    def __init__(self, chroma: Any) -> None:
-        self.chroma = chroma
+    def __init__(self, store: Vectors, name: str) -> None:
+        self.store = store
+        self.name = name
+
+    def _on(self, action: Callable[[Any], T], *, writes: bool = False) -> T:
+        return self.store.on(self.name, action, writes=writes)
 
     @property
     def model(self) -> str:
-        return str((self.chroma.metadata or {}).get("embedding_model", ""))
+        return self._on(lambda c: str((c.metadata or {}).get("embedding_model", "")))
 
     def count(self) -> int:
-        return int(self.chroma.count())
+        return self._on(lambda c: int(c.count()))
 
     def upsert(
         self, ids: Sequence[str], vectors: Sequence[Sequence[float]], sources: Sequence[str]
     ) -> None:
         for begin in range(0, len(ids), PAGE):
-            end = begin + PAGE
-            self.chroma.upsert(
-                ids=list(ids[begin:end]),
-                embeddings=np.asarray(vectors[begin:end], dtype=np.float32),
-                metadatas=[{"source": s} for s in sources[begin:end]],
+            page = slice(begin, begin + PAGE)
+            self._write(
+                "upsert",
+                ids=list(ids[page]),
+                embeddings=np.asarray(vectors[page], dtype=np.float32),
+                metadatas=[{"source": s} for s in sources[page]],
             )
 
     def retag(self, ids: Sequence[str], sources: Sequence[str]) -> None:
         for begin in range(0, len(ids), PAGE):
-            end = begin + PAGE
-            self.chroma.update(
-                ids=list(ids[begin:end]), metadatas=[{"source": s} for s in sources[begin:end]]
+            page = slice(begin, begin + PAGE)
+            self._write(
+                "update", ids=list(ids[page]), metadatas=[{"source": s} for s in sources[page]]
             )
 
     def delete(self, ids: Sequence[str]) -> None:
         for begin in range(0, len(ids), PAGE):
-            self.chroma.delete(ids=list(ids[begin : begin + PAGE]))
+            self._write("delete", ids=list(ids[begin : begin + PAGE]))
+
+    def _write(self, method: str, **arguments: Any) -> None:
+        self._on(lambda c: getattr(c, method)(**arguments), writes=True)
+
+    def _get(self, **arguments: Any) -> Any:
+        return self._on(lambda c: c.get(**arguments))
 
     def existing(self, ids: Sequence[str]) -> dict[str, str]:
         """Which of `ids` have a vector, with the source they are tagged with."""
         found: dict[str, str] = {}
         for begin in range(0, len(ids), PAGE):
-            got = self.chroma.get(ids=list(ids[begin : begin + PAGE]), include=["metadatas"])
+            got = self._get(ids=list(ids[begin : begin + PAGE]), include=["metadatas"])
             for key, meta in zip(got["ids"], got["metadatas"], strict=True):
                 found[str(key)] = str((meta or {}).get("source", ""))
         return found
@@ -201,14 +260,17 @@ class Collection:
     def all_ids(self) -> Iterator[str]:
         total = self.count()
         for offset in range(0, total, PAGE):
-            got = self.chroma.get(limit=PAGE, offset=offset, include=[])
-            yield from (str(key) for key in got["ids"])
+            yield from (str(key) for key in self.stored_page(offset, [])["ids"])
+
+    def stored_page(self, offset: int, include: Sequence[str]) -> dict[str, Any]:
+        """One page of Chroma's own `get` (to read back what an older version stored)."""
+        return dict(self._get(limit=PAGE, offset=offset, include=list(include)))
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of some chunks (as many as asked for, never the corpus)."""
         if not ids:
             return {}
-        got = self.chroma.get(ids=list(ids), include=["embeddings"])
+        got = self._get(ids=list(ids), include=["embeddings"])
         if got["embeddings"] is None or len(got["embeddings"]) == 0:
             return {}
         return {
@@ -216,32 +278,26 @@ class Collection:
             for key, row in zip(got["ids"], got["embeddings"], strict=True)
         }
 
-    def search(
-        self, vector: Sequence[float], k: int, sources: Sequence[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """Top k (id, cosine similarity), best first."""
-        if k <= 0:
-            return []
-        where: dict[str, Any] | None = None
-        if sources:
-            where = {"source": {"$in": list(sources)}}
-        got = self.chroma.query(
-            query_embeddings=[list(vector)], n_results=k, where=where, include=["distances"]
+    def _query(self, vector: Sequence[float], **arguments: Any) -> list[tuple[str, float]]:
+        got = self._on(
+            lambda c: c.query(query_embeddings=[list(vector)], include=["distances"], **arguments)
         )
         return [
             (str(key), 1.0 - float(distance))
             for key, distance in zip(got["ids"][0], got["distances"][0], strict=True)
         ]
 
+    def search(
+        self, vector: Sequence[float], k: int, sources: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
+        """Top k (id, cosine similarity), best first."""
+        if k <= 0:
+            return []
+        where = {"source": {"$in": list(sources)}} if sources else None
+        return self._query(vector, n_results=k, where=where)
+
     def cosines(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
         """Exact cosine similarity of the given chunks, computed by Chroma (no vectors move)."""
         if not ids:
             return {}
-        got = self.chroma.query(
-            query_embeddings=[list(vector)], ids=list(ids), n_results=len(ids),
-            include=["distances"],
-        )
-        return {
-            str(key): 1.0 - float(distance)
-            for key, distance in zip(got["ids"][0], got["distances"][0], strict=True)
-        }
+        return dict(self._query(vector, ids=list(ids), n_results=len(ids)))

@@ -72,7 +72,7 @@ def apply_writes(
         for plan in plans:
             _replace(db, space.physical, plan)
         if plans:
-            records.bump(db, index.name, index.vectors.token)
+            records.bump(db, index.name)
     collection = index.collection(space)
     if collection is not None:
         collection.delete([key for plan in plans for key in plan.stale])
@@ -227,7 +227,7 @@ def finish_rebuild(index: Index, space: Space) -> None:
             "UPDATE collections SET active = ?, building = NULL WHERE name = ?",
             (space.physical, index.name),
         )
-        records.bump(db, index.name, index.vectors.token)
+        records.bump(db, index.name)
     _drop_space(index, old)
 
 

@@ -77,7 +77,7 @@ corpora = st.lists(
 @settings(max_examples=150, deadline=None)
 @given(
     corpus=corpora,
-    query=st.lists(st.sampled_from(VOCAB + ["zulu"]), min_size=1, max_size=6),
+    query=st.lists(st.sampled_from([*VOCAB, "zulu"]), min_size=1, max_size=6),
     k=st.integers(1, 8),
     budget=st.integers(1, 30),
 )
