@@ -31,6 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +145,8 @@ def run_side(side: str, data_dir: Path, provider: str) -> None:
         physical = records.spaces(db, settings.collection)[0] or settings.collection
         keyword: KeywordIndex = records.keyword_index(physical)
 
-        def texts(rowids: Sequence[int]) -> dict[int, str]:
-            return {k: r.text for k, r in records.chunks_by_rowid(db, rowids).items()}
-
         for question in questions:
-            keyword.search(db, bm25_tokens(question), 12, texts)
+            keyword.search(db, bm25_tokens(question), 12, partial(records.chunk_terms, db))
     else:
         index = Index(settings, embeddings)
         with index.snapshot() as snap:

@@ -32,8 +32,8 @@ BUDGET = 20_000
 #: Chunks scored exactly per round, at least.
 MIN_CANDIDATES = 50
 
-#: Returns the text of chunks by rowid (to score candidates exactly).
-TextLookup = Callable[[Sequence[int]], dict[int, str]]
+#: Returns the indexed tokens (space-joined, as `terms()` made them) of chunks by rowid.
+TokenLookup = Callable[[Sequence[int]], dict[int, str]]
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _STOP = frozenset(
@@ -44,6 +44,11 @@ _STOP = frozenset(
         "was we were what when where which while who whom why will with would you your",
     )
 )
+
+
+def terms(text: str) -> str:
+    """What the index stores for a chunk: its `bm25_tokens`, joined by spaces."""
+    return " ".join(bm25_tokens(text))
 
 
 def bm25_tokens(text: str) -> list[str]:
@@ -84,11 +89,13 @@ class TermStats:
         as they do in FTS5)."""
         if not self.rows:
             return 0.0
-        tf = Counter(tokens)
         norm = K1 * (1 - B + B * len(tokens) / (self.avgdl or 1.0))
-        return sum(
-            self.idf(t) * tf[t] * (K1 + 1) / (tf[t] + norm) for t in query if tf.get(t)
-        )
+        score = 0.0
+        for term in query:
+            tf = tokens.count(term)
+            if tf:
+                score += self.idf(term) * tf * (K1 + 1) / (tf + norm)
+        return score
 
 
 class KeywordIndex:
@@ -125,16 +132,16 @@ class KeywordIndex:
 
     # --- writing ---------------------------------------------------------------------------
     def add(self, db: sqlite3.Connection, rows: Iterable[tuple[int, str]]) -> None:
-        """Index chunks given as (rowid, text)."""
+        """Index chunks given as (rowid, `terms(text)`)."""
         self._change(db, rows, "add")
 
     def remove(self, db: sqlite3.Connection, rows: Iterable[tuple[int, str]]) -> None:
-        """Unindex chunks given as (rowid, text): the text they were indexed with."""
+        """Unindex chunks given as (rowid, the terms they were indexed with)."""
         self._change(db, rows, "remove")
 
     def _change(self, db: sqlite3.Connection, rows: Iterable[tuple[int, str]], how: str) -> None:
         sign = 1 if how == "add" else -1
-        entries = [(rowid, " ".join(bm25_tokens(text))) for rowid, text in rows]
+        entries = list(rows)
         if not entries:
             return
         if how == "add":
@@ -191,13 +198,13 @@ class KeywordIndex:
         db: sqlite3.Connection,
         query: Sequence[str],
         k: int,
-        texts: TextLookup,
+        tokens: TokenLookup,
         within: tuple[str, Sequence[object]] | None = None,
         budget: int = BUDGET,
     ) -> list[tuple[int, float]]:
         """The exact BM25 top k as (rowid, score), best first; only chunks sharing a term.
 
-        `texts` returns the text of chunks by rowid (to score candidates exactly); `within`
+        `tokens` returns the terms of chunks by rowid (to score candidates exactly); `within`
         is an SQL condition on `rowid` with its parameters, to search part of the corpus;
         `budget` bounds the postings ranked in the first round.
         """
@@ -218,7 +225,7 @@ class KeywordIndex:
             bound_rest = sum(counts[t] * stats.idf(t) * (K1 + 1) for t in rest)
             terms = [t for t in present if t not in rest]
             partial = self._ranked(db, terms, wanted, within)
-            scored = self._exact(stats, present, [rowid for rowid, _ in partial], texts)
+            scored = self._exact(stats, present, [rowid for rowid, _ in partial], tokens)
             best = sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:k]
             if not rest:
                 return best  # every term was ranked: partial scores are the exact ones
@@ -238,10 +245,10 @@ class KeywordIndex:
         db: sqlite3.Connection,
         query: Sequence[str],
         rowids: Sequence[int],
-        texts: TextLookup,
+        tokens: TokenLookup,
     ) -> dict[int, float]:
         """Exact BM25 of the given chunks (those sharing no term score 0)."""
-        return self._exact(self.stats(db, query), query, rowids, texts)
+        return self._exact(self.stats(db, query), query, rowids, tokens)
 
     def _ranked(
         self,
@@ -262,9 +269,9 @@ class KeywordIndex:
 
     @staticmethod
     def _exact(
-        stats: TermStats, query: Sequence[str], rowids: Sequence[int], texts: TextLookup
+        stats: TermStats, query: Sequence[str], rowids: Sequence[int], tokens: TokenLookup
     ) -> dict[int, float]:
-        found = texts(rowids)
-        scored = {rowid: stats.score(query, bm25_tokens(text)) for rowid, text in found.items()}
+        found = tokens(rowids)
+        scored = {rowid: stats.score(query, joined.split()) for rowid, joined in found.items()}
         return {rowid: score for rowid, score in scored.items() if score > 0}
 

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from chatbot.keyword import KeywordIndex
+from chatbot.keyword import KeywordIndex, terms
 
 SCHEMA_VERSION = "2"
 
@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     "end" INTEGER NOT NULL,
     position INTEGER NOT NULL,
     page INTEGER,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    terms TEXT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_id ON chunks (collection, id);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks (collection, source);
@@ -236,7 +237,7 @@ def source_rowids(physical: str, sources: Sequence[str]) -> tuple[str, list[obje
 def delete_document(db: sqlite3.Connection, physical: str, source: str) -> list[str]:
     """Remove a document's row, chunks and keyword entries; returns its chunk ids."""
     rows = db.execute(
-        "SELECT rowid, id, text FROM chunks WHERE collection = ? AND source = ?",
+        "SELECT rowid, id, terms FROM chunks WHERE collection = ? AND source = ?",
         (physical, source),
     ).fetchall()
     keyword_index(physical).remove(db, [(int(r[0]), str(r[2])) for r in rows])
@@ -250,17 +251,29 @@ def insert_chunks(
     physical: str,
     rows: Sequence[tuple[str, str, int, int, int, int | None, str]],
 ) -> None:
-    """Store chunks given as (id, source, start, end, position, page, text) and index them."""
+    """Store chunks given as (id, source, start, end, position, page, text) and index them
+    (their terms are kept beside them: removal and exact scoring need them)."""
     if not rows:
         return
     first = int(db.execute("SELECT COALESCE(MAX(rowid), 0) FROM chunks").fetchone()[0]) + 1
-    numbered = [(first + n, physical, *row) for n, row in enumerate(rows)]
+    numbered = [(first + n, physical, *row, terms(row[6])) for n, row in enumerate(rows)]
     db.executemany(
-        'INSERT INTO chunks (rowid, collection, id, source, start, "end", position, page, text) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO chunks "
+        '(rowid, collection, id, source, start, "end", position, page, text, terms) '
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         numbered,
     )
-    keyword_index(physical).add(db, [(row[0], row[8]) for row in numbered])
+    keyword_index(physical).add(db, [(row[0], row[9]) for row in numbered])
+
+
+def chunk_terms(db: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, str]:
+    """The indexed terms of chunks by rowid."""
+    found: dict[int, str] = {}
+    for begin in range(0, len(rowids), 500):
+        part = list(rowids[begin : begin + 500])
+        marks = ",".join("?" * len(part))
+        found.update(db.execute(f"SELECT rowid, terms FROM chunks WHERE rowid IN ({marks})", part))
+    return found
 
 
 def now() -> float:

@@ -82,7 +82,7 @@ class Snapshot:
     ) -> list[tuple[Passage, float]]:
         """Exact BM25 top k (raw scores), only chunks sharing a term with the question."""
         within = records.source_rowids(self.physical, sources) if sources else None
-        hits = self.keyword_index.search(self.db, tokens, k, self._texts, within)
+        hits = self.keyword_index.search(self.db, tokens, k, self._terms, within)
         rows = records.chunks_by_rowid(self.db, [rowid for rowid, _ in hits])
         return [(_passage(rows[rowid]), score) for rowid, score in hits if rowid in rows]
 
@@ -90,11 +90,11 @@ class Snapshot:
         """Exact BM25 of some committed chunks (0 where they share no term: left out)."""
         rows = records.chunk_rows(self.db, self.physical, ids)
         by_rowid = {row.rowid: key for key, row in rows.items()}
-        scores = self.keyword_index.scores(self.db, tokens, list(by_rowid), self._texts)
+        scores = self.keyword_index.scores(self.db, tokens, list(by_rowid), self._terms)
         return {by_rowid[rowid]: score for rowid, score in scores.items()}
 
-    def _texts(self, rowids: Sequence[int]) -> dict[int, str]:
-        return {rowid: row.text for rowid, row in records.chunks_by_rowid(self.db, rowids).items()}
+    def _terms(self, rowids: Sequence[int]) -> dict[int, str]:
+        return records.chunk_terms(self.db, rowids)
 
 
     def chunks(self, sources: Sequence[str]) -> list[Passage]:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatbot.keyword import KeywordIndex, TermStats, bm25_tokens
+from chatbot.keyword import KeywordIndex, TermStats, bm25_tokens, terms
 
 VOCAB = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "kilo", "lima"]
 
@@ -26,7 +26,7 @@ def db() -> Iterator[sqlite3.Connection]:
 def build(db: sqlite3.Connection, texts: Sequence[str]) -> KeywordIndex:
     index = KeywordIndex("kw_0123")
     index.create(db)
-    index.add(db, list(enumerate(texts, 1)))
+    index.add(db, [(n, terms(text)) for n, text in enumerate(texts, 1)])
     return index
 
 
@@ -61,7 +61,8 @@ def test_our_scores_are_fts5s_bm25(db: sqlite3.Connection) -> None:
             "SELECT rowid, -bm25(kw_0123) FROM kw_0123 WHERE kw_0123 MATCH ?", (expression,)
         ).fetchall()
     )
-    ours = index.scores(db, query, list(range(1, 6)), lambda ids: {i: texts[i - 1] for i in ids})
+    lookup = lambda ids: {i: terms(texts[i - 1]) for i in ids}  # noqa: E731
+    ours = index.scores(db, query, list(range(1, 6)), lookup)
     assert ours.keys() == fts.keys() == {1, 2, 3, 4}
     for rowid, score in fts.items():
         assert ours[rowid] == pytest.approx(score, rel=1e-12)
@@ -87,7 +88,7 @@ def test_pruned_search_is_the_exact_top_k(
     texts = [" ".join(words) for words in corpus]
     with sqlite3.connect(":memory:", isolation_level=None) as db:
         index = build(db, texts)
-        lookup = lambda ids: {i: texts[i - 1] for i in ids}  # noqa: E731
+        lookup = lambda ids: {i: terms(texts[i - 1]) for i in ids}  # noqa: E731
         got = index.search(db, query, k, lookup, budget=budget)
     expected = brute_force(texts, query)
     best = sorted(expected.values(), reverse=True)[:k]
@@ -99,7 +100,7 @@ def test_pruned_search_is_the_exact_top_k(
 def test_search_within_some_rows(db: sqlite3.Connection) -> None:
     texts = ["tram ticket", "tram depot", "bus stop", "ticket", "train", "walk", "bike", "car"]
     index = build(db, texts)
-    lookup = lambda ids: {i: texts[i - 1] for i in ids}  # noqa: E731
+    lookup = lambda ids: {i: terms(texts[i - 1]) for i in ids}  # noqa: E731
     hits = index.search(db, ["tram", "ticket"], 5, lookup, within=("rowid IN (?, ?)", [2, 4]))
     assert [rowid for rowid, _ in hits] == [4, 2]
 
@@ -111,7 +112,7 @@ def test_statistics_stay_equal_to_a_recount(corpus: list[list[str]], removed: se
     with sqlite3.connect(":memory:", isolation_level=None) as db:
         index = build(db, texts)
         gone = sorted(n for n in removed if n <= len(texts))
-        index.remove(db, [(n, texts[n - 1]) for n in gone])
+        index.remove(db, [(n, terms(texts[n - 1])) for n in gone])
         kept = [t for n, t in enumerate(texts, 1) if n not in gone]
         stats = index.stats(db, VOCAB)
         assert stats.rows == len(kept) == index.rows(db)
