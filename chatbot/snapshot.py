@@ -60,10 +60,14 @@ class Snapshot:
             ask *= 4
 
     def cosines(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
-        """Exact cosine similarity of some committed chunks (computed by Chroma)."""
-        if self.collection is None or not ids:
-            return {}
-        return self.collection.cosines(vector, ids)
+        """Exact cosine similarity of some chunks (a keyword-only candidate's dense score).
+
+        Their stored vectors are read (as many as there are candidates, never more): Chroma's
+        own `query(ids=...)` would compute the same numbers without moving vectors, but takes
+        time that grows with the collection (see docs/benchmarks.md)."""
+        query = np.asarray(vector, dtype=np.float64)
+        query /= max(float(np.linalg.norm(query)), 1e-12)
+        return {key: float(row @ query) for key, row in self.vectors(ids).items()}
 
     def vectors(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors of some chunks, L2-normalised (bounded by the ids asked for)."""

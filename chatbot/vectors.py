@@ -295,9 +295,3 @@ class Collection:
             return []
         where = {"source": {"$in": list(sources)}} if sources else None
         return self._query(vector, n_results=k, where=where)
-
-    def cosines(self, vector: Sequence[float], ids: Sequence[str]) -> dict[str, float]:
-        """Exact cosine similarity of the given chunks, computed by Chroma (no vectors move)."""
-        if not ids:
-            return {}
-        return dict(self._query(vector, ids=list(ids), n_results=len(ids)))
