@@ -104,9 +104,9 @@ def listed(data_dir: Path) -> list[tuple[str, int]]:
 class Reader:
     """A `READER` process and a way to ask it one thing at a time."""
 
-    def __init__(self, cwd: Path, data_dir: Path) -> None:
+    def __init__(self, cwd: Path, data_dir: Path, **env: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-c", READER], cwd=cwd, env=env_for(data_dir),
+            [sys.executable, "-c", READER], cwd=cwd, env=env_for(data_dir, **env),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         assert self._line() == "ready"
@@ -142,14 +142,21 @@ def seeded_dir(tmp_path: Path) -> Path:
 def test_a_running_process_sees_another_process_ingest_remove_and_rebuild(
     tmp_path: Path, seeded_dir: Path
 ) -> None:
-    reader = Reader(tmp_path, seeded_dir)
+    sees_what_others_write(tmp_path, seeded_dir)
+
+
+def sees_what_others_write(tmp_path: Path, data_dir: Path, **env: str) -> None:
+    """A long-running reader and CLI writers in other processes, on one data dir (and, with
+    CHROMA_HOST in `env`, one Chroma server)."""
+    seeded_dir = data_dir
+    reader = Reader(tmp_path, seeded_dir, **env)
     try:
         for mode in ("dense", "hybrid", "bm25"):
             assert reader.query(mode, SEED_QUESTION)["sources"][0] == SEED_SOURCE
         (tmp_path / "other").mkdir()
         (tmp_path / "other" / "bakery.txt").write_text(BAKERY, encoding="utf-8")
 
-        assert chatbot(tmp_path, seeded_dir, "ingest", "other").returncode == 0
+        assert chatbot(tmp_path, seeded_dir, "ingest", "other", **env).returncode == 0
         for mode in ("dense", "hybrid", "bm25"):
             hits = reader.query(mode, "bakery Elm Street rye bread Tuesday")["sources"]
             assert hits[0] == "other/bakery.txt", mode
@@ -157,12 +164,13 @@ def test_a_running_process_sees_another_process_ingest_remove_and_rebuild(
             "other/bakery.txt"
         ]
 
-        assert chatbot(tmp_path, seeded_dir, "remove", "other/bakery.txt").returncode == 0
+        assert chatbot(tmp_path, seeded_dir, "remove", "other/bakery.txt", **env).returncode == 0
         for mode in ("dense", "hybrid", "bm25"):
             hits = reader.query(mode, "bakery Elm Street rye bread Tuesday")["sources"]
             assert "other/bakery.txt" not in hits, mode
 
-        assert chatbot(tmp_path, seeded_dir, "ingest", "--rebuild", "other").returncode == 0
+        result = chatbot(tmp_path, seeded_dir, "ingest", "--rebuild", "other", **env)
+        assert result.returncode == 0, result.stderr
         for mode in ("dense", "hybrid", "bm25"):
             hits = reader.query(mode, SEED_QUESTION + " bakery")["sources"]
             assert set(hits) == {"other/bakery.txt"}, mode

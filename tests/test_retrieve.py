@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from chatbot.retrieve import (
     rrf_fuse,
     score_fuse,
 )
+from chatbot.vectors import Collection
 
 
 def test_score_fuse_by_hand() -> None:
@@ -136,3 +139,27 @@ def test_dense_only_candidates_get_their_exact_keyword_score(seeded: Pipeline) -
     for passage in candidates:
         assert passage.scores["bm25"] == pytest.approx(every_bm25[passage.chunk_id])
         assert passage.scores["dense"] > 0
+
+
+def test_vectors_are_read_for_candidates_only(
+    seeded: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyword-only candidate's cosine, and MMR, read the vectors of the candidates (at most
+    2 × fetch_k), never the corpus's; the keyword side never reads the corpus either."""
+    asked: list[int] = []
+    original = Collection.vectors
+
+    def counting(self: Collection, ids: Sequence[str]) -> Any:
+        asked.append(len(ids))
+        return original(self, ids)
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("retrieval enumerated the collection")
+
+    monkeypatch.setattr(Collection, "vectors", counting)
+    monkeypatch.setattr(Collection, "all_ids", forbidden)
+    monkeypatch.setattr(Collection, "stored_page", forbidden)
+    question = "Which Kazakh president will Xi hold bilateral talks with?"
+    for mmr in (None, 0.5):
+        assert seeded.retriever.retrieve(question, 2, fetch_k=3, mmr_lambda=mmr)
+    assert asked and max(asked) <= 6 < seeded.index.count()
