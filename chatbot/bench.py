@@ -257,7 +257,7 @@ def answer_metrics(records: Sequence[AnswerRecord]) -> dict[str, Any]:
 # --- running -----------------------------------------------------------------------------------
 def write_corpus(rows: Sequence[CorpusRow], folder: Path) -> dict[str, str]:
     """One .txt file per passage (its text only); returns source name -> passage id."""
-    from chatbot.ingest import name_for
+    from chatbot.discover import name_for
 
     mapping: dict[str, str] = {}
     for number, row in enumerate(rows):

@@ -23,11 +23,10 @@ import hashlib
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from fnmatch import fnmatch
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from chatbot.discover import Found, discover
 from chatbot.index import DocumentWrite, Index, IndexError_, Space, chunk_id, store_errors
 from chatbot.loaders import LoadedDocument, SkipFile, load
 from chatbot.locking import guarded_write
@@ -53,67 +52,6 @@ class IngestError(IndexError_):
 
 def _noop(stage: str, done: int, total: int) -> None:
     return None
-
-
-@dataclass(frozen=True)
-class Found:
-    """A file to ingest: where it was found, what it really is, and what to call it."""
-
-    path: Path  # as found (perhaps a link)
-    real: Path  # resolved
-    root: Path  # resolved folder (or file) it was ingested from
-    name: str  # wanted source name
-
-
-# --- discover -----------------------------------------------------------------------------------
-def name_for(root: Path, real: Path) -> str:
-    """`<root folder name>/<path inside it>`, or `<folder name>/<file name>` for a file root."""
-    if root == real:
-        return f"{real.parent.name}/{real.name}" if real.parent.name else real.name
-    inside = real.relative_to(root).as_posix()
-    return f"{root.name}/{inside}" if root.name else inside
-
-
-def _matches(path: Path, patterns: Sequence[str]) -> bool:
-    name = path.as_posix()
-    return any(fnmatch(name, pat) or fnmatch(path.name, pat) for pat in patterns)
-
-
-def discover(
-    paths: Iterable[Path],
-    include: Sequence[str],
-    exclude: Sequence[str],
-    report: IngestReport,
-) -> list[Found]:
-    """Files under the given paths (folders recursively, hidden entries left out), each once,
-    filtered by glob patterns matched against the full path or the file name. Links that lead
-    out of their folder are reported as skipped."""
-    found: list[Found] = []
-    seen: set[Path] = set()
-    for given in paths:
-        if not given.exists():
-            report.files.append(FileReport(given.as_posix(), "skipped", reason="not found"))
-            continue
-        root = given.resolve()
-        candidates = sorted(given.rglob("*")) if given.is_dir() else [given]
-        for path in candidates:
-            if any(part.startswith(".") for part in path.parts[len(given.parts) :]):
-                continue
-            real = path.resolve()
-            outside = given.is_dir() and root not in real.parents
-            if path.is_dir() and not (path.is_symlink() and outside):
-                continue
-            if (include and not _matches(path, include)) or _matches(path, exclude):
-                continue
-            if outside:
-                name = f"{root.name}/{path.relative_to(given).as_posix()}"
-                reason = f"a link to {real}, outside {given}: only files inside it are indexed"
-                report.files.append(FileReport(name, "skipped", reason=reason))
-                continue
-            if real not in seen and (real.is_file() or not real.exists()):
-                seen.add(real)
-                found.append(Found(path, real, root, name_for(root, real)))
-    return found
 
 
 # --- load, fingerprint, split -------------------------------------------------------------------
@@ -279,14 +217,14 @@ def _commit(
     return again
 
 
-def _check_prune(index: Index, space: Space, paths: Sequence[Path], found: list[Found]) -> None:
+def _check_prune(index: Index, space: Space, paths: Sequence[Path]) -> None:
     """Pruning a folder that is missing or empty (moved, renamed, an unmounted drive) would
     remove everything indexed from it: refuse before changing anything."""
     known = index.known(space)
     for given in paths:
-        root = given.resolve()
-        if given.exists() and (not given.is_dir() or any(f.root == root for f in found)):
+        if given.exists() and not (given.is_dir() and next(given.iterdir(), None) is None):
             continue
+        root = given.resolve()
         indexed = [d for d in known.values() if root in (Path(d.path), *Path(d.path).parents)]
         if not given.exists() or indexed:
             state = "does not exist" if not given.exists() else "is empty"
@@ -334,7 +272,7 @@ def ingest(
     space = space or index.active()
     found = discover(paths, include, exclude, report)
     if prune:
-        _check_prune(index, space, paths, found)
+        _check_prune(index, space, paths)
     try:
         _run(index, space, found, report, progress)
         if prune:

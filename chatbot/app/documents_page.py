@@ -11,8 +11,9 @@ import streamlit as st
 
 from chatbot.app import app_state, views
 from chatbot.app.uploads import UPLOAD_TYPES, Upload, save_uploads
+from chatbot.discover import name_for
 from chatbot.index import UnknownSourceError
-from chatbot.ingest import ingest, name_for, reindex_all
+from chatbot.ingest import ingest, reindex_all
 from chatbot.models import IngestReport, SourceRecord
 from chatbot.pipeline import Pipeline
 
