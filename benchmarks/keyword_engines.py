@@ -148,7 +148,9 @@ def query(engine: str, folder: Path) -> None:
             return dict(db.execute(sql, list(rowids)).fetchall())
 
         def run(q: list[str]) -> list[int]:
-            return [rowid - 1 for rowid, _ in index.search(db, q, 12, lookup)]
+            return [rowid - 1 for rowid, _ in index.search(db, q, 12, lookup).hits]
+
+        exactness = _exactness(index, db, lookup, questions)
     else:
         import bm25s
 
@@ -162,8 +164,25 @@ def query(engine: str, folder: Path) -> None:
 
     latency = timings(run, questions)
     tops = [run(q)[:1] for q in questions]
-    print(json.dumps(latency | {"rss_added_mb": round(rss_mb("VmHWM") - before, 1),
-                                "tops": tops}))
+    extra = {"rss_added_mb": round(rss_mb("VmHWM") - before, 1), "tops": tops}
+    if engine == "fts5":
+        extra |= exactness
+    print(json.dumps(latency | extra))
+
+
+def _exactness(index: KeywordIndex, db: Any, lookup: Any, questions: list[list[str]]) -> dict:
+    """How many searches are proven exact, and how much of the exact top 12 (an unbounded
+    search) the others hold."""
+    proven, overlap = 0, []
+    for q in questions:
+        found = index.search(db, q, 12, lookup)
+        exact = {rowid for rowid, _ in index.search(db, q, 12, lookup, cap=10**12).hits}
+        proven += found.exact
+        got = {rowid for rowid, _ in found.hits}
+        overlap.append(len(got & exact) / len(exact) if exact else 1.0)
+    return {"proven_exact": f"{proven}/{len(questions)}",
+            "share_of_exact_top12": round(statistics.mean(overlap), 3),
+            "worst_share": round(min(overlap), 3)}
 
 
 def main() -> None:

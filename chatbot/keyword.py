@@ -8,12 +8,17 @@ live in ordinary tables kept in step with the rows, so the IDF of a question's t
 indexed lookup each, however large the corpus.
 
 Scores are FTS5's own BM25 (k1 = 1.2, b = 0.75, idf = ln((N - n + 0.5) / (n + 0.5)), at least
-1e-6). Ranking every chunk that shares a common word with the question grows with the corpus,
-so the top k is found the MaxScore way: FTS5 ranks only the chunks holding the question's rarer
-terms, the best of those are scored exactly on all terms, and the answer is accepted only when
-no chunk left out could beat the k-th (its score is at most its partial score plus the largest
-possible contribution of the common terms); otherwise more terms and candidates are taken.
-The result is the exact BM25 top k.
+1e-6), computed by FTS5 for ranking and by `TermStats.score` for any given chunk (they agree).
+FTS5 ranks every chunk that holds a term of the MATCH expression, a few microseconds each, so
+ranking all chunks that share a common word with the question grows with the corpus. A search
+therefore asks FTS5 only for the chunks holding the question's rarer terms (about `BUDGET`
+postings), ranked by BM25 over all the question's terms, and scores the best of them exactly.
+The answer is the exact top k whenever that is proven: when every term could be ranked, or when
+no chunk left out can beat the k-th (a candidate's rank score is at least its real score; a
+chunk holding none of the rarer terms scores at most what the common terms can add, bounded by
+their IDF). When it is not proven and more terms would exceed `CAP` postings, the best
+candidates found are returned, marked `exact=False` (how close they come is measured on a
+million chunks in docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -24,13 +29,19 @@ import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 K1 = 1.2
 B = 0.75
 #: Postings (summed document frequencies) FTS5 ranks in the first round of a search.
 BUDGET = 20_000
-#: Chunks scored exactly per round, at least.
-MIN_CANDIDATES = 50
+#: Postings a search ranks at most (besides its rarest term's) before it settles for the best
+#: candidates found (see `search`).
+CAP = 60_000
+#: Candidates fetched from FTS5 per round (ranked by FTS5, then scored exactly in order, `SCAN`
+#: at a time, only until no candidate left can change the top k).
+CANDIDATES = 200
+SCAN = 25
 
 #: Returns the indexed tokens (space-joined, as `terms()` made them) of chunks by rowid.
 TokenLookup = Callable[[Sequence[int]], dict[int, str]]
@@ -63,6 +74,14 @@ def bm25_tokens(text: str) -> list[str]:
             token = token[:-1]
         out.append(token)
     return out
+
+
+class Hits(NamedTuple):
+    """A keyword search's result: (rowid, score) best first, and whether it is proven to be
+    the exact BM25 top k."""
+
+    hits: list[tuple[int, float]]
+    exact: bool
 
 
 @dataclass(frozen=True)
@@ -201,44 +220,67 @@ class KeywordIndex:
         tokens: TokenLookup,
         within: tuple[str, Sequence[object]] | None = None,
         budget: int = BUDGET,
-    ) -> list[tuple[int, float]]:
-        """The exact BM25 top k as (rowid, score), best first; only chunks sharing a term.
+        cap: int = CAP,
+    ) -> Hits:
+        """The BM25 top k as (rowid, score), best first; only chunks sharing a term.
 
         `tokens` returns the terms of chunks by rowid (to score candidates exactly); `within`
-        is an SQL condition on `rowid` with its parameters, to search part of the corpus;
-        `budget` bounds the postings ranked in the first round.
+        is an SQL condition on `rowid` with its parameters, to search part of the corpus.
+        The first round ranks the rarest terms holding about `budget` postings; later rounds
+        add terms until the top k is proven exact, but never rank more than `cap` postings
+        (beyond that the best candidates found so far are returned, `exact=False`).
         """
         stats = self.stats(db, query)
         present = [t for t in query if stats.df.get(t)]
         if not present or k <= 0:
-            return []
+            return Hits([], True)
         counts = Counter(present)
         # Rarest first: those decide the ranking; the common rest is bounded, not ranked.
         order = sorted(counts, key=lambda t: (stats.df[t], t))
-        essential, postings = 0, 0
-        while essential < len(order) and (essential == 0 or postings < budget):
+        essential, postings = 1, stats.df[order[0]]
+        while essential < len(order) and postings + stats.df[order[essential]] <= budget:
             postings += stats.df[order[essential]]
             essential += 1
-        wanted = max(MIN_CANDIDATES, 2 * k)
+        limit = max(CANDIDATES, 4 * k)
         while True:
             rest = order[essential:]
             bound_rest = sum(counts[t] * stats.idf(t) * (K1 + 1) for t in rest)
-            terms = [t for t in present if t not in rest]
-            partial = self._ranked(db, terms, wanted, within)
-            scored = self._exact(stats, present, [rowid for rowid, _ in partial], tokens)
-            best = sorted(scored.items(), key=lambda item: (-item[1], item[0]))[:k]
-            if not rest:
-                return best  # every term was ranked: partial scores are the exact ones
-            # A chunk not among the candidates scores at most its partial score (no more than
-            # the last candidate's, or 0 when FTS5 ran out) plus all the common terms can add.
-            exhausted = len(partial) < wanted
+            ranked = self._ranked(db, order[:essential], present, limit, within)
+            best, proven = self._scan(stats, present, k, ranked, limit, bound_rest, tokens)
+            if proven or not rest:
+                return Hits(best, True)
             kth = best[-1][1] if len(best) == k else 0.0
-            unseen = (0.0 if exhausted else partial[-1][1]) + bound_rest
-            if len(best) == k and kth >= unseen * (1 + 1e-9):
-                return best
-            if rest:
-                essential += 1
-            wanted *= 2
+            if kth >= bound_rest * (1 + 1e-9) or postings + stats.df[rest[0]] > cap:
+                return Hits(best, False)  # not proven: a chunk beyond the candidates may win
+            postings += stats.df[rest[0]]  # chunks without an essential term may win
+            essential += 1
+
+    def _scan(
+        self,
+        stats: TermStats,
+        query: Sequence[str],
+        k: int,
+        ranked: list[tuple[int, float]],
+        limit: int,
+        bound_rest: float,
+        tokens: TokenLookup,
+    ) -> tuple[list[tuple[int, float]], bool]:
+        """Score candidates exactly in rank order until none left can beat the k-th: a
+        candidate's rank score is at least its real score, and one never fetched ranks below
+        the last fetched (or holds no essential term, then scores at most `bound_rest`)."""
+        best: list[tuple[int, float]] = []
+        for begin in range(0, len(ranked), SCAN):
+            batch = [rowid for rowid, _ in ranked[begin : begin + SCAN]]
+            best += self._exact(stats, query, batch, tokens).items()
+            best = sorted(best, key=lambda item: (-item[1], item[0]))[:k]
+            following = begin + SCAN
+            if following < len(ranked):
+                below = ranked[following][1]
+            else:
+                below = ranked[-1][1] if len(ranked) == limit else 0.0
+            if len(best) == k and best[-1][1] >= max(below, bound_rest) * (1 + 1e-9):
+                return best, True
+        return best, False
 
     def scores(
         self,
@@ -253,12 +295,19 @@ class KeywordIndex:
     def _ranked(
         self,
         db: sqlite3.Connection,
-        terms: Sequence[str],
+        essential: Sequence[str],
+        query: Sequence[str],
         limit: int,
         within: tuple[str, Sequence[object]] | None,
     ) -> list[tuple[int, float]]:
-        """FTS5's own BM25 over `terms` only (a partial score), best first."""
-        expression = " OR ".join(f'"{t}"' for t in terms)
+        """Chunks holding an essential term, best first by FTS5's BM25 over every query term
+        plus the essential terms once more (the price of requiring them): at least the real
+        score, exactly it when every term is essential."""
+        every = " OR ".join(f'"{t}"' for t in query)
+        expression = every
+        if set(essential) != set(query):
+            required = " OR ".join(f'"{t}"' for t in essential)
+            expression = f"({required}) AND ({every})"
         condition, params = within or ("1", ())
         rows = db.execute(
             f"SELECT rowid, -bm25({self.name}) AS score FROM {self.name} "

@@ -84,9 +84,10 @@ class Snapshot:
     def keyword(
         self, tokens: Sequence[str], k: int, sources: Sequence[str] | None = None
     ) -> list[tuple[Passage, float]]:
-        """Exact BM25 top k (raw scores), only chunks sharing a term with the question."""
+        """BM25 top k (raw scores; see chatbot/keyword.py for when it is proven exact), only
+        chunks sharing a term with the question."""
         within = records.source_rowids(self.physical, sources) if sources else None
-        hits = self.keyword_index.search(self.db, tokens, k, self._terms, within)
+        hits = self.keyword_index.search(self.db, tokens, k, self._terms, within).hits
         rows = records.chunks_by_rowid(self.db, [rowid for rowid, _ in hits])
         return [(_passage(rows[rowid]), score) for rowid, score in hits if rowid in rows]
 

@@ -81,27 +81,35 @@ corpora = st.lists(
     query=st.lists(st.sampled_from([*VOCAB, "zulu"]), min_size=1, max_size=6),
     k=st.integers(1, 8),
     budget=st.integers(1, 30),
+    cap=st.integers(1, 60),
 )
-def test_pruned_search_is_the_exact_top_k(
-    corpus: list[list[str]], query: list[str], k: int, budget: int
+def test_pruned_search_is_the_exact_top_k_or_says_it_is_not(
+    corpus: list[list[str]], query: list[str], k: int, budget: int, cap: int
 ) -> None:
     texts = [" ".join(words) for words in corpus]
+    expected = brute_force(texts, query)
+    best = sorted(expected.values(), reverse=True)[:k]
     with sqlite3.connect(":memory:", isolation_level=None) as db:
         index = build(db, texts)
         lookup = lambda ids: {i: terms(texts[i - 1]) for i in ids}  # noqa: E731
-        got = index.search(db, query, k, lookup, budget=budget)
-    expected = brute_force(texts, query)
-    best = sorted(expected.values(), reverse=True)[:k]
-    assert [score for _, score in got] == pytest.approx(best, rel=1e-9)
-    for rowid, score in got:
-        assert expected[rowid] == pytest.approx(score, rel=1e-9)
+        unbounded = index.search(db, query, k, lookup, budget=budget, cap=10**9)
+        capped = index.search(db, query, k, lookup, budget=budget, cap=cap)
+    assert unbounded.exact
+    assert [score for _, score in unbounded.hits] == pytest.approx(best, rel=1e-9)
+    for found in (unbounded, capped):
+        for rowid, score in found.hits:
+            assert expected[rowid] == pytest.approx(score, rel=1e-9)
+        assert [s for _, s in found.hits] == sorted((s for _, s in found.hits), reverse=True)
+    if capped.exact:
+        assert [score for _, score in capped.hits] == pytest.approx(best, rel=1e-9)
 
 
 def test_search_within_some_rows(db: sqlite3.Connection) -> None:
     texts = ["tram ticket", "tram depot", "bus stop", "ticket", "train", "walk", "bike", "car"]
     index = build(db, texts)
     lookup = lambda ids: {i: terms(texts[i - 1]) for i in ids}  # noqa: E731
-    hits = index.search(db, ["tram", "ticket"], 5, lookup, within=("rowid IN (?, ?)", [2, 4]))
+    found = index.search(db, ["tram", "ticket"], 5, lookup, within=("rowid IN (?, ?)", [2, 4]))
+    hits = found.hits
     assert [rowid for rowid, _ in hits] == [4, 2]
 
 
