@@ -19,11 +19,12 @@ outside it are skipped with a reason: only what is really in the folder is index
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from chatbot.discover import Found, discover
@@ -217,6 +218,14 @@ def _commit(
     return again
 
 
+def _refuse(root: Path, state: str, count: int) -> IngestError:
+    return IngestError(
+        f"{root} {state} (moved, renamed, or a drive that is not mounted?); nothing was pruned "
+        f"or ingested. {count} indexed source(s) came from it: fix the path, or remove them "
+        "with `chatbot remove NAME`"
+    )
+
+
 def _check_prune(index: Index, space: Space, paths: Sequence[Path]) -> None:
     """Pruning a folder that is missing or empty (moved, renamed, an unmounted drive) would
     remove everything indexed from it: refuse before changing anything."""
@@ -227,12 +236,20 @@ def _check_prune(index: Index, space: Space, paths: Sequence[Path]) -> None:
         root = given.resolve()
         indexed = [d for d in known.values() if root in (Path(d.path), *Path(d.path).parents)]
         if not given.exists() or indexed:
-            state = "does not exist" if not given.exists() else "is empty"
-            raise IngestError(
-                f"{given} {state} (moved, renamed, or a drive that is not mounted?); nothing was "
-                f"pruned or ingested. {len(indexed)} indexed source(s) came from it: fix the "
-                "path, or remove them with `chatbot remove NAME`"
-            )
+            raise _refuse(given, "does not exist" if not given.exists() else "is empty",
+                          len(indexed))
+
+
+@contextlib.contextmanager
+def _store_failures(index: Index) -> Iterator[None]:
+    """A failure of the stores themselves becomes one line that says what to do."""
+    try:
+        yield
+    except store_errors() as exc:
+        raise IndexError_(
+            f"could not write the index under {index.settings.data_dir} ({exc}); "
+            "files already written stay indexed, run the command again to finish"
+        ) from None
 
 
 def _prune(index: Index, space: Space, paths: Sequence[Path], report: IngestReport) -> None:
@@ -273,17 +290,12 @@ def ingest(
     found = discover(paths, include, exclude, report)
     if prune:
         _check_prune(index, space, paths)
-    try:
+    with _store_failures(index):
         _run(index, space, found, report, progress)
         if prune:
             _prune(index, space, paths, report)
         with guarded_write(index):
             index.drop_orphans(space)
-    except store_errors() as exc:
-        raise IndexError_(
-            f"could not write the index under {index.settings.data_dir} ({exc}); "
-            "files already written stay indexed, run the command again to finish"
-        ) from None
     report.seconds = time.perf_counter() - started
     return report
 
@@ -346,14 +358,11 @@ def reindex_all(
             missing.append(doc)
     if prune:
         _check_roots_of(missing)
-    try:
+    with _store_failures(index):
         _run(index, space, found, report, progress)
         with guarded_write(index):
             removed = index.remove_sources(space, [d.source for d in missing]) if prune else {}
             index.drop_orphans(space)
-    except store_errors() as exc:
-        raise IndexError_(f"could not write the index under {index.settings.data_dir} ({exc})"
-                          ) from None
     for doc in missing:
         if prune:
             report.chunks_deleted += removed[doc.source]
@@ -365,17 +374,11 @@ def reindex_all(
 
 
 def _check_roots_of(missing: Sequence[KnownDocument]) -> None:
-    for doc in missing:
-        root = Path(doc.root or doc.path)
-        if root == Path(doc.path):
-            continue  # a file ingested on its own: gone means gone
-        if not root.is_dir() or not any(root.iterdir()):
-            state = "is empty" if root.is_dir() else "does not exist"
-            raise IngestError(
-                f"{root}, where {doc.source} came from, {state} (moved, renamed, or a drive that "
-                "is not mounted?); nothing was pruned or ingested. Fix the path, or remove the "
-                "sources with `chatbot remove NAME`"
-            )
+    """`reindex_all`'s version of `_check_prune`: the recorded folders of the missing files."""
+    for root in {Path(doc.root) for doc in missing if doc.root and doc.root != doc.path}:
+        if not root.is_dir() or next(root.iterdir(), None) is None:
+            count = sum(Path(doc.root) == root for doc in missing)
+            raise _refuse(root, "is empty" if root.is_dir() else "does not exist", count)
 
 
 def rebuild(

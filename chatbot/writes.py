@@ -174,19 +174,20 @@ def restore_vectors(index: Index, space: Space, *, thorough: bool) -> int:
     recorded, stored = index.counts(space)
     if recorded <= stored and not thorough:
         return 0
-    with index.connection() as db:
-        rows = db.execute(
-            "SELECT id, source, text FROM chunks WHERE collection = ?", (space.physical,)
-        ).fetchall()
     collection = index.collection(space, create=True)
     assert collection is not None
     present = set(collection.all_ids()) if stored else set()
-    missing = [row for row in rows if row[0] not in present]
-    step = index.settings.embed_batch_size * 16
-    for begin in range(0, len(missing), step):
-        batch = missing[begin : begin + step]
-        vectors = index.embeddings.embed_documents([str(text) for _, _, text in batch])
-        collection.upsert([str(r[0]) for r in batch], vectors, [str(r[1]) for r in batch])
+    with index.connection() as db:
+        ids = [str(r[0]) for r in db.execute(
+            "SELECT id FROM chunks WHERE collection = ?", (space.physical,)
+        )]
+        missing = [key for key in ids if key not in present]
+        step = index.settings.embed_batch_size * 16
+        for begin in range(0, len(missing), step):
+            rows = records.chunk_rows(db, space.physical, missing[begin : begin + step])
+            batch = list(rows.values())
+            vectors = index.embeddings.embed_documents([row.text for row in batch])
+            collection.upsert([row.id for row in batch], vectors, [row.source for row in batch])
     return len(missing)
 
 

@@ -247,6 +247,9 @@ def test_prune_of_a_missing_or_empty_root_fails_and_prunes_nothing(
     assert "docs" in result.stderr and "Traceback" not in result.stderr
     assert "nothing was pruned" in " ".join(result.stderr.split())
     assert listed(seeded_dir) == before
+    result = chatbot(tmp_path, seeded_dir, "ingest", "--all", "--prune")  # the same, for all
+    assert result.returncode != 0 and "nothing was pruned" in " ".join(result.stderr.split())
+    assert listed(seeded_dir) == before
 
     (tmp_path / "docs").mkdir()  # an unmounted drive leaves an empty mount point
     result = chatbot(tmp_path, seeded_dir, "ingest", "docs", "--prune")
