@@ -243,10 +243,12 @@ class Index:
             return snap.chunks(sources)
 
     # --- writing (callers hold the write lock) ----------------------------------------------
-    def known(self, space: Space | None = None) -> dict[str, KnownDocument]:
-        """Indexed files by resolved path."""
+    def known(
+        self, space: Space | None = None, paths: Sequence[str] | None = None
+    ) -> dict[str, KnownDocument]:
+        """Indexed files (all, or those at some resolved paths), by resolved path."""
         with self.connection() as db:
-            return records.known(db, (space or self.active()).physical)
+            return records.known(db, (space or self.active()).physical, paths)
 
     def stored_ids(self, space: Space, path: str) -> dict[str, str]:
         """Committed chunk ids of one file, with their text."""

@@ -304,7 +304,7 @@ def _run(
     index: Index, space: Space, found: list[Found], report: IngestReport, progress: ProgressFn
 ) -> None:
     """Read files until a batch holds enough chunks, embed it, commit it; repeat."""
-    known = index.known(space)
+    known = index.known(space, [str(item.real) for item in found])
     embed = _Embedder(index, space, progress)
     step = index.settings.embed_batch_size * WRITE_BATCHES
     queue = deque((item, 1) for item in found)  # (file, how many times it will have been read)

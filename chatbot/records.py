@@ -164,9 +164,19 @@ def drop_space(db: sqlite3.Connection, physical: str) -> None:
 _KNOWN = "SELECT source, path, root, size, mtime_ns, sha256, recipe, chunks FROM documents"
 
 
-def known(db: sqlite3.Connection, physical: str) -> dict[str, KnownDocument]:
-    """Every indexed file of a physical copy, by resolved path."""
-    rows = db.execute(f"{_KNOWN} WHERE collection = ?", (physical,)).fetchall()
+def known(
+    db: sqlite3.Connection, physical: str, paths: Sequence[str] | None = None
+) -> dict[str, KnownDocument]:
+    """Indexed files of a physical copy (all, or those at `paths`), by resolved path."""
+    if paths is None:
+        rows = db.execute(f"{_KNOWN} WHERE collection = ?", (physical,)).fetchall()
+    else:
+        rows = []
+        for begin in range(0, len(paths), 500):
+            part = list(paths[begin : begin + 500])
+            marks = ",".join("?" * len(part))
+            sql = f"{_KNOWN} WHERE collection = ? AND path IN ({marks})"
+            rows += db.execute(sql, (physical, *part)).fetchall()
     return {str(r[1]): KnownDocument(*r) for r in rows}
 
 
