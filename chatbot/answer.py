@@ -13,16 +13,18 @@ from dataclasses import dataclass
 
 from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 
+from chatbot import markers
 from chatbot.citations import check
 from chatbot.index import UnknownSourceError
+from chatbot.model_calls import Deadline, StatusFn
+from chatbot.model_calls import invoke as invoke_model
+from chatbot.model_calls import stream as stream_model
 from chatbot.models import Answer, Passage
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
 from chatbot.retrieve import bm25_tokens
-from chatbot.service_errors import model_errors
-from chatbot.splitting import Span, sentences
+from chatbot.sentences import sentence_spans
 
-MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 ABSTENTION = "I could not find this in the documents."
 _ABSTAIN = re.compile(
     r"(could not|couldn't|cannot|can't|can not|unable to) (find|answer|determine|be found)"
@@ -162,7 +164,7 @@ def focus(
     if len(passage.text) <= max_chars:
         return passage
     text = passage.text
-    spans = [(s.start, s.end) for s in sentences(text, Span(0, len(text)))]
+    spans = sentence_spans(text)
     if not spans:
         return passage
     wanted = set(bm25_tokens(question))
@@ -194,20 +196,30 @@ def is_abstention(text: str) -> bool:
     stripped = text.strip()
     if stripped.lower().startswith(ABSTENTION.lower().rstrip(".")):
         return True
-    first_sentence = re.split(r"(?<=[.!?])\s", stripped, maxsplit=1)[0]
-    return bool(_ABSTAIN.search(first_sentence)) and not MARKERS.search(stripped)
+    spans = sentence_spans(stripped, lines=True)
+    first_sentence = stripped[spans[0][0] : spans[0][1]] if spans else stripped
+    return bool(_ABSTAIN.search(first_sentence)) and not markers.has_marker(stripped)
 
 
-def condense(pipeline: Pipeline, question: str, history: Sequence[Turn]) -> str:
+def condense(
+    pipeline: Pipeline,
+    question: str,
+    history: Sequence[Turn],
+    deadline: Deadline | None = None,
+    status: StatusFn | None = None,
+) -> str:
     """Rewrite a follow-up into a standalone question using the recent conversation."""
     if not history:
         return question
     lines = []
     for turn in history[-3:]:
         lines.append(f"User: {turn.question}")
-        lines.append("Assistant: " + MARKERS.sub("", turn.answer)[:300])
+        lines.append("Assistant: " + markers.strip(turn.answer)[:300])
     prompt = load_prompt("condense").format(history="\n".join(lines), question=question)
-    reply = pipeline.chat.model.invoke([HumanMessage(prompt)])
+    reply = invoke_model(
+        pipeline.settings, pipeline.chat.model, [HumanMessage(prompt)],
+        deadline=deadline, status=status,
+    )
     rewritten = str(reply.content).strip().strip('"').splitlines()
     return rewritten[0].strip() if rewritten and rewritten[0].strip() else question
 
@@ -228,11 +240,13 @@ def stream_answer(
     sources: list[str] | None = None,
     mode: str | None = None,
     mmr: bool | None = None,
+    status: StatusFn | None = None,
 ) -> Iterator[str | Answer]:
     """Yield answer tokens, then the final checked `Answer`.
 
     `k`, `sources` (only these indexed sources), `mode` and `mmr` override the settings for
-    this question.
+    this question. One `CHATBOT_REQUEST_TIMEOUT` deadline covers the model calls up to the
+    first token; `status` hears about retries and a slow service while they happen.
     """
     settings = pipeline.settings
     question = question.strip()
@@ -247,10 +261,10 @@ def stream_answer(
     if not 1 <= k <= 50:
         raise AnswerError(f"k must be between 1 and 50, got {k}")
     started = time.perf_counter()
+    deadline = Deadline(settings.request_timeout)
     if history:
         _ = pipeline.chat  # setup errors (missing key, bad GGUF) are not service failures
-    with model_errors(settings):
-        standalone = condense(pipeline, question, history)
+    standalone = condense(pipeline, question, history, deadline, status)
     mode = mode or settings.retriever
     if sources:
         try:
@@ -293,17 +307,16 @@ def stream_answer(
     answer.notes.extend(notes)
     text = ""
     full: AIMessageChunk | None = None
-    with model_errors(settings):  # also maps a connection lost mid-stream
-        for chunk in chat.model.stream(messages):
-            if not isinstance(chunk, AIMessageChunk):
-                continue
-            full = chunk if full is None else full + chunk
-            piece = chunk.content if isinstance(chunk.content, str) else ""
-            if piece:
-                if answer.timings["first_token_s"] is None:
-                    answer.timings["first_token_s"] = round(time.perf_counter() - started, 4)
-                text += piece
-                yield piece
+    for chunk in stream_model(settings, chat.model, messages, deadline=deadline, status=status):
+        if not isinstance(chunk, AIMessageChunk):
+            continue
+        full = chunk if full is None else full + chunk
+        piece = chunk.content if isinstance(chunk.content, str) else ""
+        if piece:
+            if answer.timings["first_token_s"] is None:
+                answer.timings["first_token_s"] = round(time.perf_counter() - started, 4)
+            text += piece
+            yield piece
     usage = full.usage_metadata if full is not None else None
     if usage:
         answer.usage = {
@@ -335,8 +348,11 @@ def ask(
     sources: list[str] | None = None,
     mode: str | None = None,
     mmr: bool | None = None,
+    status: StatusFn | None = None,
 ) -> Answer:
-    items = stream_answer(pipeline, question, history, k=k, sources=sources, mode=mode, mmr=mmr)
+    items = stream_answer(
+        pipeline, question, history, k=k, sources=sources, mode=mode, mmr=mmr, status=status
+    )
     for item in items:
         if isinstance(item, Answer):
             return item

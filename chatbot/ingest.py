@@ -29,7 +29,7 @@ from pathlib import Path
 
 from chatbot.discover import Found, discover
 from chatbot.index import DocumentWrite, Index, IndexError_, Space, chunk_id, store_errors
-from chatbot.loaders import LoadedDocument, SkipFile, load
+from chatbot.loaders import LoadedDocument, LoadLimits, SkipFile, load
 from chatbot.locking import guarded_write
 from chatbot.models import FileReport, IngestReport
 from chatbot.records import KnownDocument
@@ -39,7 +39,7 @@ from chatbot.splitting import split_text
 ProgressFn = Callable[[str, int, int], None]
 
 #: Bump when splitting changes in a way that should re-chunk unchanged files.
-SPLITTER_VERSION = 2
+SPLITTER_VERSION = 3
 #: Embedding batches per commit: a larger pool sorts by length better (less padding), and each
 #: commit is one short hold of the write lock.
 WRITE_BATCHES = 16
@@ -90,7 +90,7 @@ def read(
     kept = " (its previous version stays indexed)" if known else ""
     name = known.source if known else item.name
     try:
-        document = load(item.real, int(index.settings.max_file_mb * 2**20))
+        document = load(item.real, LoadLimits.from_settings(index.settings))
     except SkipFile as exc:
         report.files.append(FileReport(name, "skipped", reason=f"{exc}{kept}"))
         return None
