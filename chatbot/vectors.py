@@ -34,6 +34,8 @@ from chatbot.config import Settings
 HNSW = {"space": "cosine"}
 #: Ids per Chroma call.
 PAGE = 5000
+#: Bytes of the stamp in `chroma.lock` that changes with every write.
+STAMP = 64
 
 T = TypeVar("T")
 
@@ -47,6 +49,7 @@ class _Embedded:
     """This process's embedded Chroma for one folder, and its turn-taking state."""
 
     guard: threading.RLock = field(default_factory=threading.RLock)
+    system: Any = None
     client: Any = None
     token: str = ""  # names this opening
     seen: bytes = b""  # the stamp when this opening last knew the folder's state
@@ -59,9 +62,9 @@ _embedded: dict[Path, _Embedded] = {}
 _embedded_guard = threading.Lock()
 
 
-def _open_embedded(path: Path) -> Any:
-    """A client on a System of its own, so that opening again really reads the folder again
-    (`chromadb.PersistentClient` would hand back the cached one)."""
+def _open_embedded(path: Path) -> tuple[Any, Any]:
+    """A System of its own and a client on it, so that opening again really reads the folder
+    again (`chromadb.PersistentClient` would hand back the cached one)."""
     from chromadb.api import ServerAPI
     from chromadb.api.client import Client
     from chromadb.config import Settings as ChromaSettings
@@ -74,7 +77,7 @@ def _open_embedded(path: Path) -> Any:
     system.instance(ProductTelemetryClient)  # type: ignore[type-abstract]
     system.instance(ServerAPI)  # type: ignore[type-abstract]
     system.start()
-    return Client.from_system(system)
+    return system, Client.from_system(system)
 
 
 class Vectors:
@@ -120,13 +123,13 @@ class Vectors:
             state.depth += 1
             try:
                 assert state.fd is not None
-                stamp = os.pread(state.fd, 64, 0)
+                stamp = os.pread(state.fd, STAMP, 0)
                 if state.client is None or stamp != state.seen:
-                    state.client, state.token = _open_embedded(self._path), uuid.uuid4().hex
-                    state.handles, state.seen = {}, stamp
+                    self._reopen(state)
+                    state.seen = stamp
                 if writes:  # stamped first: a write that dies half-way still counts
-                    state.seen = f"{state.token} {os.getpid()} {uuid.uuid4().hex}".encode()
-                    os.pwrite(state.fd, state.seen.ljust(64), 0)
+                    state.seen = uuid.uuid4().hex.encode().ljust(STAMP)
+                    os.pwrite(state.fd, state.seen, 0)
                 yield state
             finally:
                 state.depth -= 1
@@ -134,6 +137,14 @@ class Vectors:
                     fcntl.flock(state.fd, fcntl.LOCK_UN)
                     os.close(state.fd)
                     state.fd = None
+
+    def _reopen(self, state: _Embedded) -> None:
+        """Drop this process's copy (its memory, its threads) and read the folder afresh."""
+        if state.system is not None:
+            with contextlib.suppress(Exception):
+                state.system.stop()
+        state.system, state.client = _open_embedded(self._path)
+        state.token, state.handles = uuid.uuid4().hex, {}
 
     def call(self, action: Callable[[Any], T], *, writes: bool = False) -> T:
         """Run `action(client)` with the chromadb client, in this process's turn."""

@@ -71,8 +71,9 @@ def env_for(data_dir: Path, **extra: str) -> dict[str, str]:
     env.update(
         CHATBOT_LLM_PROVIDER="fake", CHATBOT_EMBEDDINGS_PROVIDER="fake",
         CHATBOT_DATA_DIR=str(data_dir), CHATBOT_CHUNK_SIZE="300", CHATBOT_CHUNK_OVERLAP="0",
-        COLUMNS="400", **extra,
+        COLUMNS="400",
     )
+    env.update(extra)
     return env
 
 
