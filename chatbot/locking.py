@@ -88,40 +88,49 @@ def _busy(path: Path, timeout: float) -> IndexBusyError:
     )
 
 
-def _flock(path: Path, timeout: float) -> int:
-    """Open and exclusively lock `path`, polling until `timeout`; returns the open descriptor."""
+def _flock(path: Path, timeout: float | None, *, note_pid: bool = True) -> int:
+    """Open and exclusively lock `path`, polling until `timeout` (None: wait as long as it
+    takes); returns the open descriptor. `note_pid` writes our pid into it (for messages)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                raise _busy(path, timeout) from None
-            time.sleep(POLL_SECONDS)
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
+    if timeout is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    else:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise _busy(path, timeout) from None
+                time.sleep(POLL_SECONDS)
+    if note_pid:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
     return fd
 
 
 @contextlib.contextmanager
-def write_lock(settings: Settings, timeout: float | None = None) -> Iterator[bool]:
-    """Hold the data dir's write lock; yields True for the outermost hold in this process."""
-    path = lock_path(settings)
+def process_lock(
+    path: Path, timeout: float | None = None, *, note_pid: bool = False
+) -> Iterator[tuple[int, bool]]:
+    """Hold an exclusive `flock` on `path` for this thread, re-entrant within it (threads of
+    this process queue on a lock, other processes on the flock). Yields the descriptor and
+    whether this is the outermost hold."""
+    path = path.resolve()
     with _registry_guard:
         held = _registry.setdefault(path, _Held(threading.RLock()))
-    timeout = settings.lock_timeout if timeout is None else timeout
-    if not held.mutex.acquire(timeout=timeout if timeout > 0 else 0.001):
-        raise _busy(path, timeout)
+    if not held.mutex.acquire(timeout=-1 if timeout is None else max(timeout, 0.001)):
+        raise _busy(path, timeout or 0.0)
     try:
         if held.depth == 0:
-            held.fd = _flock(path, timeout)
+            held.fd = _flock(path, timeout, note_pid=note_pid)
         held.depth += 1
         try:
-            yield held.depth == 1
+            assert held.fd is not None
+            yield held.fd, held.depth == 1
         finally:
             held.depth -= 1
             if held.depth == 0 and held.fd is not None:
@@ -130,6 +139,14 @@ def write_lock(settings: Settings, timeout: float | None = None) -> Iterator[boo
                 held.fd = None
     finally:
         held.mutex.release()
+
+
+@contextlib.contextmanager
+def write_lock(settings: Settings, timeout: float | None = None) -> Iterator[bool]:
+    """Hold the data dir's write lock; yields True for the outermost hold in this process."""
+    timeout = settings.lock_timeout if timeout is None else timeout
+    with process_lock(lock_path(settings), timeout, note_pid=True) as (_, outermost):
+        yield outermost
 
 
 _open_guard = threading.Lock()

@@ -17,7 +17,6 @@ client sees its current state, and it serialises writes itself.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import threading
 import uuid
@@ -29,6 +28,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from chatbot.config import Settings
+from chatbot.locking import process_lock
 
 #: HNSW settings of new collections.
 HNSW = {"space": "cosine"}
@@ -46,15 +46,11 @@ class VectorStoreError(RuntimeError):
 
 @dataclass
 class _Embedded:
-    """This process's embedded Chroma for one folder, and its turn-taking state."""
+    """This process's embedded Chroma for one folder (used only during a turn)."""
 
-    guard: threading.RLock = field(default_factory=threading.RLock)
     system: Any = None
     client: Any = None
-    token: str = ""  # names this opening
     seen: bytes = b""  # the stamp when this opening last knew the folder's state
-    depth: int = 0
-    fd: int | None = None
     handles: dict[str, Any] = field(default_factory=dict)
 
 
@@ -116,27 +112,15 @@ class Vectors:
         the flock; the client is opened afresh if another process wrote meanwhile."""
         with _embedded_guard:
             state = _embedded.setdefault(self._path, _Embedded())
-        with state.guard:
-            if state.depth == 0:
-                state.fd = os.open(self._stamp, os.O_RDWR | os.O_CREAT, 0o644)
-                fcntl.flock(state.fd, fcntl.LOCK_EX)
-            state.depth += 1
-            try:
-                assert state.fd is not None
-                stamp = os.pread(state.fd, STAMP, 0)
-                if state.client is None or stamp != state.seen:
-                    self._reopen(state)
-                    state.seen = stamp
-                if writes:  # stamped first: a write that dies half-way still counts
-                    state.seen = uuid.uuid4().hex.encode().ljust(STAMP)
-                    os.pwrite(state.fd, state.seen, 0)
-                yield state
-            finally:
-                state.depth -= 1
-                if state.depth == 0 and state.fd is not None:
-                    fcntl.flock(state.fd, fcntl.LOCK_UN)
-                    os.close(state.fd)
-                    state.fd = None
+        with process_lock(self._stamp) as (fd, _):
+            stamp = os.pread(fd, STAMP, 0)
+            if state.client is None or stamp != state.seen:
+                self._reopen(state)
+                state.seen = stamp
+            if writes:  # stamped first: a write that dies half-way still counts
+                state.seen = uuid.uuid4().hex.encode().ljust(STAMP)
+                os.pwrite(fd, state.seen, 0)
+            yield state
 
     def _reopen(self, state: _Embedded) -> None:
         """Drop this process's copy (its memory, its threads) and read the folder afresh."""
@@ -144,7 +128,7 @@ class Vectors:
             with contextlib.suppress(Exception):
                 state.system.stop()
         state.system, state.client = _open_embedded(self._path)
-        state.token, state.handles = uuid.uuid4().hex, {}
+        state.handles = {}
 
     def call(self, action: Callable[[Any], T], *, writes: bool = False) -> T:
         """Run `action(client)` with the chromadb client, in this process's turn."""

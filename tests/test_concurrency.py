@@ -4,7 +4,6 @@ message naming it); the index is never corrupted; questions keep getting answers
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -12,7 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
 from index_state import state as index_state
 
 from chatbot.answer import ask
@@ -158,14 +156,6 @@ def test_two_threads_ingesting_share_the_index_safely(tmp_path: Path) -> None:
     got = state(tmp_path / "data")
     assert got["vectors"] == got["ids"] and got["duplicate_spans"] == 0
     assert len(got["sources"]) == 60
-
-
-@pytest.fixture
-def seeded_dir(tmp_path: Path) -> Path:
-    shutil.copytree(SEEDS, tmp_path / "seeds")
-    data_dir = tmp_path / "data"
-    Pipeline.build(settings_for(data_dir)).index.ingest([Path("seeds")])
-    return data_dir
 
 
 def test_questions_get_answers_while_a_thread_ingests(tmp_path: Path, seeded_dir: Path) -> None:

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +81,15 @@ def records_written(data_dir: Path) -> int:
         return 0
 
 
-def kill_mid_embedding(cwd: Path, data_dir: Path, after: int, before: int) -> int:
-    """Start `chatbot ingest docs`, SIGKILL it once `after` chunks are committed (by this run
-    or earlier ones); returns how many there were."""
+def kill_ingest_when(cwd: Path, data_dir: Path, ready: Callable[[], bool]) -> None:
+    """Start `chatbot ingest docs` and SIGKILL it as soon as `ready()` says so."""
     process = subprocess.Popen(
         [sys.executable, "-m", "chatbot.cli", "ingest", "docs"],
         cwd=cwd, env=env_for(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 300
-        while records_written(data_dir) < after:
+        while not ready():
             assert process.poll() is None, "ingestion ended before it could be killed"
             assert time.monotonic() < deadline, "ingestion made no progress"
             time.sleep(0.01)
@@ -100,6 +100,12 @@ def kill_mid_embedding(cwd: Path, data_dir: Path, after: int, before: int) -> in
             process.kill()
             process.wait()
     assert process.returncode == -signal.SIGKILL
+
+
+def kill_mid_embedding(cwd: Path, data_dir: Path, after: int, before: int) -> int:
+    """Kill `chatbot ingest docs` once `after` chunks are committed (by this run or earlier
+    ones); returns how many there were."""
+    kill_ingest_when(cwd, data_dir, lambda: records_written(data_dir) >= after)
     written = records_written(data_dir)
     assert written < before, "the kill came too late to be mid-embedding"
     return written
@@ -152,36 +158,26 @@ def test_sigkill_while_updating_changed_files(tmp_path: Path) -> None:
     assert crashed["vectors"] == crashed["ids"]
 
 
-def kill_while_replacing(cwd: Path, data_dir: Path, total: int) -> None:
-    """Start `chatbot ingest docs` over changed files and SIGKILL it part-way, once a third of
-    the chunks ids recorded at the start were replaced."""
-    with sqlite3.connect(data_dir / "index.db") as connection:
-        before = {r[0] for r in connection.execute("SELECT id FROM chunks")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatbot.cli", "ingest", "docs"],
-        cwd=cwd, env=env_for(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+def chunk_ids(data_dir: Path) -> set[str] | None:
+    """Recorded chunk ids, read-only (None while the database is busy)."""
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                with sqlite3.connect(f"file:{data_dir / 'index.db'}?mode=ro", uri=True) as db:
-                    now = {r[0] for r in db.execute("SELECT id FROM chunks")}
-            except sqlite3.OperationalError:
-                continue
-            if len(before - now) >= total // 3:
-                break
-            assert process.poll() is None, "ingestion ended before it could be killed"
-            assert time.monotonic() < deadline, "ingestion made no progress"
-            time.sleep(0.01)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == -signal.SIGKILL
-    assert before & now, "the kill came too late to be mid-update"
+        with sqlite3.connect(f"file:{data_dir / 'index.db'}?mode=ro", uri=True) as db:
+            return {r[0] for r in db.execute("SELECT id FROM chunks")}
+    except sqlite3.OperationalError:
+        return None
+
+
+def kill_while_replacing(cwd: Path, data_dir: Path, total: int) -> None:
+    """Kill `chatbot ingest docs` over changed files part-way, once a third of the chunk ids
+    recorded at the start were replaced."""
+    before = chunk_ids(data_dir) or set()
+
+    def a_third_replaced() -> bool:
+        now = chunk_ids(data_dir)
+        return now is not None and len(before - now) >= total // 3
+
+    kill_ingest_when(cwd, data_dir, a_third_replaced)
+    assert before & (chunk_ids(data_dir) or set()), "the kill came too late to be mid-update"
 
 
 def test_vectors_still_answer_queries_after_the_kill(tmp_path: Path) -> None:

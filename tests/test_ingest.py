@@ -131,14 +131,6 @@ class Reader:
         self.process.wait()
 
 
-@pytest.fixture
-def seeded_dir(tmp_path: Path) -> Path:
-    shutil.copytree(SEEDS, tmp_path / "seeds")
-    data_dir = tmp_path / "data"
-    Pipeline.build(settings_for(data_dir)).index.ingest([Path("seeds")])
-    return data_dir
-
-
 # --- 13.4: a running process sees what another process wrote --------------------------------
 def test_a_running_process_sees_another_process_ingest_remove_and_rebuild(
     tmp_path: Path, seeded_dir: Path
