@@ -18,7 +18,6 @@ from chatbot.config import Settings
 from chatbot.locking import IndexBusyError, lock_path, write_lock
 from chatbot.pipeline import Pipeline
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 QUESTION = "Which country does Xi visit before the SCO summit?"
 
 

@@ -30,7 +30,6 @@ from chatbot.locking import marker_path
 from chatbot.pipeline import Pipeline
 from chatbot.retrieve import Retriever
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 DATA = Path(__file__).resolve().parent / "data" / "ingest"
 SEED_SOURCE = "seeds/xi-kazakhstan-visit.txt"
 SEED_QUESTION = "Which country does Xi visit before the SCO summit?"
