@@ -314,6 +314,9 @@ def _run(
     while queue or batch:
         if queue:
             item, reads = queue.popleft()
+            if reads > 1:  # read again: what the records say now, not at the start
+                known.pop(str(item.real), None)
+                known.update(index.known(space, [str(item.real)]))
             write = read(index, item, known.get(str(item.real)), report)
             if reads == 1:
                 done += 1

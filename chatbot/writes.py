@@ -43,15 +43,12 @@ def apply_writes(
     claimed: dict[str, str] = {}  # names given in this batch -> path
     for write in writes:
         current = records.known_path(db, space.physical, write.path)
-        if current and (
-            write.chunks is None
-            or (current.fingerprint, current.recipe) == (write.fingerprint, write.recipe)
-        ):
-            touched.append((write, current))
+        if current and (current.fingerprint, current.recipe) == (write.fingerprint, write.recipe):
+            touched.append((write, current))  # same text: only remember the new stat
             results.append(WriteResult(current.source, "unchanged", current.chunks, 0, 0))
             continue
-        if write.chunks is None:  # removed meanwhile: the caller reads it again
-            results.append(WriteResult(write.name, "changed", 0, 0, 0))
+        if write.chunks is None:  # not split (its text was indexed) but the record changed
+            results.append(WriteResult(write.name, "changed", 0, 0, 0))  # meanwhile: read again
             continue
         name = current.source if current else _unique_name(db, space.physical, write, claimed)
         claimed[name] = write.path

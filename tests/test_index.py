@@ -15,6 +15,7 @@ from chatbot import records
 from chatbot.config import Settings
 from chatbot.fakes import HashingEmbeddings
 from chatbot.index import (
+    DocumentWrite,
     EmbeddingMismatchError,
     Index,
     IndexError_,
@@ -23,6 +24,7 @@ from chatbot.index import (
     drop_index,
 )
 from chatbot.keyword import bm25_tokens
+from chatbot.locking import write_lock
 from chatbot.models import Chunk, SourceRecord
 from chatbot.pipeline import Pipeline
 
@@ -198,3 +200,25 @@ def test_an_index_of_the_previous_version_is_taken_over(
         assert db.execute(
             "SELECT value FROM meta WHERE key = 'schema'"
         ).fetchone()[0] == records.SCHEMA_VERSION
+
+
+def test_a_commit_checks_the_records_as_they_are_now(
+    fake_settings: Settings, seed_dir: Path
+) -> None:
+    """A file read as "same text as indexed" while another writer changed its record is sent
+    back to be read again, not marked unchanged."""
+    index = Index(fake_settings, HashingEmbeddings())
+    index.ingest([Path("seeds")])
+    [known] = index.known().values()
+    stale = DocumentWrite(known.path, known.root, known.source, (1, 2), "an older text",
+                          known.recipe)
+    with write_lock(fake_settings):
+        [result] = index.commit(index.active(), [stale])
+    assert result.status == "changed"
+    assert index.known()[known.path] == known  # untouched
+    same = DocumentWrite(known.path, known.root, known.source, (1, 2), known.fingerprint,
+                         known.recipe)
+    with write_lock(fake_settings):
+        [result] = index.commit(index.active(), [same])
+    assert result.status == "unchanged"
+    assert (index.known()[known.path].size, index.known()[known.path].mtime_ns) == (1, 2)
