@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import logging
 import os
 import threading
 import time
@@ -31,6 +32,8 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from chatbot.config import Settings
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = "ingest.lock"
 #: How often a waiting writer retries the lock.
@@ -220,6 +223,8 @@ def repair(index: _Writable, *, thorough: bool = True) -> RepairReport:
     (`thorough`: compare every id, not only the counts). Idempotent; the caller holds the
     write lock."""
     abandoned = index.abandon_rebuild()
+    if abandoned:
+        log.warning("dropped the half-built copy of a rebuild that did not finish")
     return RepairReport(abandoned, index.restore_vectors(thorough=thorough))
 
 

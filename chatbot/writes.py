@@ -9,6 +9,7 @@ next ingest reuses or drops (chatbot/locking.py).
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from chatbot import records
 from chatbot.records import KnownDocument, transaction
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from chatbot.index import DocumentWrite, Index, Space, WriteResult
@@ -179,6 +182,11 @@ def restore_vectors(index: Index, space: Space, *, thorough: bool) -> int:
             "SELECT id FROM chunks WHERE collection = ?", (space.physical,)
         )]
         missing = [key for key in ids if key not in present]
+        if missing:
+            log.warning(
+                "%d of %d chunk vectors are missing (Chroma's data lost?); embedding them again "
+                "from the stored text", len(missing), len(ids),
+            )
         step = index.settings.embed_batch_size * 16
         for begin in range(0, len(missing), step):
             rows = records.chunk_rows(db, space.physical, missing[begin : begin + step])
