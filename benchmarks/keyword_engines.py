@@ -1,7 +1,7 @@
 """The two candidates for the persistent keyword index, side by side: SQLite FTS5 (what
 chatbot/keyword.py uses) and `bm25s` with a saved index.
 
-    .venv/bin/pip install bm25s   # or: pip install -e '.[bench]'
+    make install-bench   # bm25s, from requirements/bench.lock
     .venv/bin/python benchmarks/keyword_engines.py --chunks 100000 1000000 --json engines.json
 
 For each size, the same synthetic chunks (benchmarks/synthetic.py: files cut into 700-character

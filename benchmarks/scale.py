@@ -238,6 +238,15 @@ def run(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, Any]:
         "questions": len(questions), "steps": [], "batches": [],
     }
     files = 0
+    if args.resume and args.json and args.json.exists():
+        report = json.loads(args.json.read_text())
+        folders = sorted((work / "corpus").glob("b*"))
+        files = len(folders) * args.batch_files
+        if folders:  # the batch a stopped run was ingesting (a no-op when it was committed)
+            ingest(index, [folders[-1]])
+        done = max((s["chunks"] for s in report["steps"]), default=0)
+        steps = [s for s in steps if s > done]
+        log(f"resuming at {index.count()} chunks, {files} files")
     for target in steps:
         while index.count() < target:
             folder = work / "corpus" / f"b{files // args.batch_files:05d}"
@@ -349,6 +358,10 @@ def main() -> None:
     parser.add_argument(
         "--measure-only", action="store_true",
         help="measure the index a previous run left in --work again (with --json: update it)",
+    )
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="continue the run whose index is in --work and whose report is in --json",
     )
     parser.add_argument("--side", choices=["keyword", "dense"], help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 
@@ -89,19 +90,23 @@ def format_passages(passages: Sequence[Passage], texts: Sequence[str] | None = N
     )
 
 
-def answer_messages(passages: Sequence[Passage], question: str) -> list[BaseMessage]:
+def answer_messages(
+    passages: Sequence[Passage], question: str, prompts_dir: Path | None = None
+) -> list[BaseMessage]:
     """The system prompt stays identical across questions, so the model server reuses its
     cached prefix and only the passages and question are processed anew."""
     return [
-        SystemMessage(load_prompt("answer_system").template),
+        SystemMessage(load_prompt("answer_system", prompts_dir).template),
         HumanMessage(
-            load_prompt("answer").format(passages=format_passages(passages), question=question)
+            load_prompt("answer", prompts_dir).format(
+                passages=format_passages(passages), question=question
+            )
         ),
     ]
 
 
 def fit_context(
-    passages: list[Passage], question: str, budget: int
+    passages: list[Passage], question: str, budget: int, prompts_dir: Path | None = None
 ) -> tuple[list[Passage], list[str], list[BaseMessage]]:
     """Drop lowest-ranked passages (then trim the last one) until the prompt fits `budget`;
     returns the kept passages, notes on what was cut, and the messages to send.
@@ -115,7 +120,8 @@ def fit_context(
     notes: list[str] = []
 
     def size(items: Sequence[Passage]) -> int:
-        return sum(estimate_tokens(str(m.content)) for m in answer_messages(items, question))
+        messages = answer_messages(items, question, prompts_dir)
+        return sum(estimate_tokens(str(m.content)) for m in messages)
 
     kept = list(passages)
     while len(kept) > 1 and size(kept) > budget:
@@ -137,7 +143,7 @@ def fit_context(
             )
             notes.append(f"trimmed passage from {first.source} to {keep} characters to fit")
     kept = by_source(kept)
-    return kept, notes, answer_messages(kept, question)
+    return kept, notes, answer_messages(kept, question, prompts_dir)
 
 
 def by_source(passages: Sequence[Passage]) -> list[Passage]:
@@ -215,7 +221,8 @@ def condense(
     for turn in history[-3:]:
         lines.append(f"User: {turn.question}")
         lines.append("Assistant: " + markers.strip(turn.answer)[:300])
-    prompt = load_prompt("condense").format(history="\n".join(lines), question=question)
+    condense_prompt = load_prompt("condense", pipeline.settings.prompts_dir)
+    prompt = condense_prompt.format(history="\n".join(lines), question=question)
     reply = invoke_model(
         pipeline.settings, pipeline.chat.model, [HumanMessage(prompt)],
         deadline=deadline, status=status,
@@ -303,7 +310,7 @@ def stream_answer(
     if settings.passage_chars:
         weights = pipeline.retriever.term_weights(standalone)
         passages = [focus(p, standalone, settings.passage_chars, weights) for p in passages]
-    passages, notes, messages = fit_context(passages, standalone, budget)
+    passages, notes, messages = fit_context(passages, standalone, budget, settings.prompts_dir)
     answer.notes.extend(notes)
     text = ""
     full: AIMessageChunk | None = None

@@ -344,6 +344,9 @@ def _write_report(path: str | None, text: str) -> None:
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from chatbot.evaluate import html_report, report_table, run_suite
+    from chatbot.prompts import DEFAULT_SUITE
+
+    suite = Path(args.suite) if args.suite else Path(str(DEFAULT_SUITE))
 
     with _progress() as bar:
         tasks: list[TaskID] = []
@@ -357,7 +360,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
             bar.console.print(line(mark, " ", str(case["id"])))
 
         report = run_suite(
-            settings, Path(args.suite), collection=args.collection, progress=progress,
+            settings, suite, collection=args.collection, progress=progress,
             ingest_progress=ingest,
         )
     out.print(report_table(report))
@@ -388,6 +391,26 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
         out.print(table)
     _write_report(args.json, json.dumps(report, ensure_ascii=False, indent=2))
     return 0
+
+
+# --- doctor ---------------------------------------------------------------------------------
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Builds the settings itself: invalid settings are one of the things it reports."""
+    from chatbot.doctor import healthy, run_doctor
+
+    checks = run_doctor(get_settings)
+    if args.json:
+        print(json.dumps({"healthy": healthy(checks), "checks": [c.to_json() for c in checks]}))
+    else:
+        labels = {"ok": ("ok  ", "green"), "note": ("note", "yellow"), "fail": ("FAIL", "red")}
+        for check in checks:
+            fix = ("", " — fix: ", plain(check.fix)) if check.fix else ("",)
+            out.print(
+                line(labels[check.status], " ", plain(check.name), ": ", plain(check.detail), *fix)
+            )
+        verdict = "ready for `make chat`" if healthy(checks) else "not ready: fix the FAIL lines"
+        out.print(verdict, markup=False)
+    return 0 if healthy(checks) else 1
 
 
 # --- wiring -----------------------------------------------------------------------------------
@@ -458,7 +481,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_summarize)
 
     p = sub.add_parser("eval", help="run an evaluation suite (YAML cases with assertions)")
-    p.add_argument("suite", help="suite file, e.g. prompts/eval/seed.yaml")
+    p.add_argument(
+        "suite", nargs="?", help="suite file (default: the bundled suite on the seed article)"
+    )
     p.add_argument("--json", metavar="OUT", help="write the JSON report here")
     p.add_argument("--html", metavar="OUT", help="write the HTML report here")
     p.add_argument("--collection", help="use this existing collection instead of a throwaway one")
@@ -477,6 +502,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="write the JSON report here")
     p.set_defaults(handler=cmd_bench)
 
+    p = sub.add_parser("doctor", help="check what works on this machine, each problem with its fix")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_doctor)
+
     p = sub.add_parser("ui", help="start the Streamlit app")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--host", default="127.0.0.1")
@@ -487,14 +516,33 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "doctor":
+            return cmd_doctor(args)  # builds the settings itself, to report them
         settings = get_settings()
         return int(args.handler(settings, args))
     except _user_errors() as exc:
         error(_one_line(exc))
         return 2
+    except ImportError as exc:  # a third-party package missing or broken: an install problem
+        if (exc.name or "").partition(".")[0] == "chatbot":
+            raise  # our own module failing to import is a bug: keep the traceback
+        error(missing_dependency(exc))
+        return 2
     except KeyboardInterrupt:
         console.print("interrupted")
         return 130
+
+
+def missing_dependency(exc: ImportError) -> str:
+    """One line naming what is missing and the fix."""
+    from chatbot.loaders import REINSTALL, MissingDependencyError
+
+    if isinstance(exc, MissingDependencyError):
+        return str(exc)
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return f"missing dependency {exc.name} ({detail}); {REINSTALL}"
+    return f"broken dependency ({detail}); {REINSTALL}"
 
 
 def _one_line(exc: BaseException) -> str:

@@ -221,6 +221,13 @@ class Settings(BaseSettings):
         default=2000, ge=10, description="Longer questions are rejected with a clear error."
     )
 
+    prompts_dir: Path | None = Field(
+        default=None,
+        description="Folder of your own prompt files (answer.md, answer_system.md, condense.md, "
+        "summarize_map.md, summarize_reduce.md); a file missing there falls back to the bundled "
+        "prompt. Empty: the prompts bundled in the package.",
+    )
+
     # --- testing -------------------------------------------------------------------------
     fake_llm_replies: list[str] = Field(
         default_factory=list,
@@ -236,6 +243,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown provider {value!r}; valid providers: {', '.join(PROVIDER_NAMES)}"
             )
+        return value
+
+    @field_validator("prompts_dir")
+    @classmethod
+    def _existing_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a folder (CHATBOT_PROMPTS_DIR)")
         return value
 
     @field_validator("retriever")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from chatbot.discover import Found, discover
 from chatbot.index import DocumentWrite, Index, IndexError_, Space, chunk_id, store_errors
-from chatbot.loaders import LoadedDocument, LoadLimits, SkipFile, load
+from chatbot.loaders import LoadedDocument, LoadLimits, MissingDependencyError, SkipFile, load
 from chatbot.locking import guarded_write
 from chatbot.models import FileReport, IngestReport
 from chatbot.records import KnownDocument
@@ -94,6 +94,8 @@ def read(
     except SkipFile as exc:
         report.files.append(FileReport(name, "skipped", reason=f"{exc}{kept}"))
         return None
+    except MissingDependencyError:  # an install problem: stop once, not skip every file
+        raise
     except Exception as exc:  # a parser choking on a corrupt file is a user error
         reason = f"could not be read: {type(exc).__name__}: {exc}".splitlines()[0][:200]
         report.files.append(FileReport(name, "skipped", reason=f"{reason}{kept}"))

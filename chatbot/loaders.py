@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import importlib
 import logging
 import re
 import unicodedata
@@ -30,6 +31,35 @@ from chatbot.worker import TimeLimitExceeded, WorkerDied, time_limited
 
 class SkipFile(Exception):
     """A user file that cannot be ingested; the message is the one-line reason."""
+
+
+#: The one fix for a missing or broken third-party package.
+REINSTALL = "reinstall from the lock: make install"
+
+
+class MissingDependencyError(ImportError):
+    """A format's extractor cannot be imported: an install problem, not a bad file, so it
+    stops the ingest once instead of skipping every file of that format."""
+
+
+#: The modules each extractor needs (lxml_html_clean: trafilatura's HTML cleaner, a separate
+#: project since lxml 5.2, imported by trafilatura at import time).
+EXTRACTOR_MODULES: dict[str, tuple[str, ...]] = {
+    "html": ("lxml_html_clean", "trafilatura"),
+    "pdf": ("pypdf",),
+    "docx": ("docx",),
+}
+
+
+def require_extractor(kind: str) -> None:
+    """Import what the `kind` extractor needs, or raise MissingDependencyError naming the fix."""
+    for module in EXTRACTOR_MODULES[kind]:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"the {kind} extractor cannot import {module} ({_first_line(exc)}); {REINSTALL}"
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -283,6 +313,8 @@ LOADERS: dict[str, Loader] = {
 
 #: Read in this process: decoding and normalising are linear in the (capped) file size.
 IN_PROCESS = frozenset({load_text})
+#: The extractor each worker-side loader needs, checked here before a file goes to the worker.
+EXTRACTOR_OF: dict[Loader, str] = {load_html: "html", load_pdf: "pdf", load_docx: "docx"}
 
 
 def load(path: Path, limits: LoadLimits) -> LoadedDocument:
@@ -309,6 +341,7 @@ def load(path: Path, limits: LoadLimits) -> LoadedDocument:
     if loader in IN_PROCESS:
         document = _guarded(loader, path, limits)
     else:
+        require_extractor(EXTRACTOR_OF[loader])  # an install problem, raised, never a skip
         document = _in_worker(loader, path, limits)
     limits.check_chars(len(document.text))
     if not document.text.strip():

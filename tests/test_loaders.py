@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -11,9 +13,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
-from chatbot.loaders import LoadLimits, SkipFile, join_pages, load, normalize
+from chatbot.config import Settings
+from chatbot.loaders import (
+    LoadLimits,
+    MissingDependencyError,
+    SkipFile,
+    join_pages,
+    load,
+    normalize,
+)
+from chatbot.pipeline import Pipeline
 
 DATA = Path(__file__).resolve().parent / "data" / "ingest"
+FORMATS = Path(__file__).resolve().parent / "data" / "formats"
 MB = 2**20
 LIMITS = LoadLimits()
 
@@ -335,3 +347,29 @@ def test_fuzz_loaders_raise_only_skipfile(tmp_path: Path, case: tuple[str, bytes
     else:
         assert document.text.strip()
         assert all(0 <= s <= len(document.text) for s in document.page_starts)
+
+
+def test_every_supported_format_is_ingested(fake_settings: Settings, tmp_path: Path) -> None:
+    """One file of each format through the whole ingest: none may be skipped (an extractor that
+    cannot import is an install problem, raised, never a skip)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for fixture in [*sorted(FORMATS.iterdir()), DATA / "report.pdf", DATA / "memo.docx"]:
+        shutil.copy(fixture, docs / fixture.name)
+    index = Pipeline.build(fake_settings).index
+    report = index.ingest([docs])
+    added = {Path(f.source).suffix: f for f in report.files if f.status == "added"}
+    assert sorted(added) == [".docx", ".html", ".md", ".pdf", ".txt"], report.files
+    facts = {".txt": "7:40", ".md": "late July", ".html": "2.4 metres", ".pdf": "nine percent"}
+    for suffix, fact in facts.items():
+        assert fact in (index.document_text(added[suffix].source) or "")
+    assert "NAVTEXT" not in (index.document_text(added[".html"].source) or "")
+
+
+def test_an_extractor_that_cannot_import_stops_the_ingest(
+    fake_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(DATA / "report.pdf", tmp_path / "report.pdf")
+    monkeypatch.setitem(sys.modules, "pypdf", None)  # as if it were not installed
+    with pytest.raises(MissingDependencyError, match="pdf extractor cannot import pypdf"):
+        Pipeline.build(fake_settings).index.ingest([tmp_path / "report.pdf"])
