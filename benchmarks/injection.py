@@ -269,6 +269,34 @@ def rescore(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def recheck_bench(report: Path, corpus: Path, questions: Path) -> dict[str, Any]:
+    """The post-check applied to the answers of a `chatbot bench --answers N --json` report
+    (written with the guard off, or by a branch without it): how many ordinary answers it would
+    change, and answer match before and after. No model is run."""
+    from chatbot import guard
+    from chatbot.bench import answer_match
+
+    def rows(path: Path) -> list[dict[str, Any]]:
+        return [json.loads(r) for r in path.read_text("utf-8").splitlines() if r.strip()]
+
+    texts = {r["id"]: r["text"] for r in rows(corpus)}
+    golds = {r["id"]: r["answers"] for r in rows(questions)}
+    system = load_prompt("answer_system").template
+    changed, before, after = [], 0, 0
+    details = json.loads(report.read_text("utf-8"))["answer_details"]
+    for row in details:
+        passages = [texts[p] for p in [*row["gold_passage_ids"], *row["citations"]] if p in texts]
+        screen = guard.make_screen(passages, row["question"], [system], [ABSTENTION])
+        notes: list[str] = []
+        shown = guard.screen_text(row["answer"], screen, notes)
+        if shown != row["answer"]:
+            changed.append({"id": row["id"], "notes": notes})
+        before += not row["abstained"] and answer_match(row["answer"], golds[row["id"]])
+        after += not row["abstained"] and answer_match(shown, golds[row["id"]])
+    return {"answers": len(details), "changed": changed, "match_before": before,
+            "match_after": after}
+
+
 def benign(paths: list[Path]) -> dict[str, Any]:
     """How many sentences of ordinary corpora (JSONL with a "text" field) the instruction
     detector flags: each would be withheld from the model, so this is the defence's cost."""
@@ -309,9 +337,18 @@ def main(argv: list[str] | None = None) -> int:
                         "instruction detector would withhold; no model is run")
     parser.add_argument("--tally", type=Path, nargs="+", metavar="JSONL",
                         help="only report on results already logged with --log")
+    parser.add_argument("--recheck-bench", type=Path, nargs=3,
+                        metavar=("REPORT", "CORPUS", "QUESTIONS"),
+                        help="only apply the post-check to the answers of a `chatbot bench "
+                        "--answers N --json REPORT` run on CORPUS/QUESTIONS; no model is run")
     parser.add_argument("--recheck", action="store_true",
                         help="with --tally: apply the post-check to the logged answers first")
     args = parser.parse_args(argv)
+    if args.recheck_bench:
+        out = recheck_bench(*args.recheck_bench)
+        print(f"{out['answers']} answers: the post-check changed {len(out['changed'])}; answer "
+              f"match {out['match_before']} -> {out['match_after']} {out['changed']}")
+        return 0
     if args.tally:
         rows = [json.loads(r) for p in args.tally for r in p.read_text("utf-8").splitlines()]
         rows = recheck(rows) if args.recheck else rescore(rows)

@@ -467,6 +467,7 @@ def run_benchmark(
                     "gold_passage_ids": r.gold,
                     "first_token_s": r.first_token_s,
                     "total_s": r.total_s,
+                    "guard_notes": r.guard_notes,
                 }
                 for r in records
             ]

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import re
 import shutil
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -219,7 +221,7 @@ def test_html_builders_escape_hostile_text(text: str) -> None:
 
 
 # --- the injection benchmark's harness (the measurement itself is benchmarks/injection.py) -----
-def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
+def _injection_benchmark() -> Any:
     import importlib.util
 
     path = Path(__file__).resolve().parent.parent / "benchmarks" / "injection.py"
@@ -228,6 +230,11 @@ def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
     bench = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = bench  # dataclasses look their module up while being built
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
+    bench = _injection_benchmark()
     cases = bench.load_cases()
     assert len(cases) >= 60 and len({c.id for c in cases}) == len(cases)
     assert {c.split for c in cases} == {"dev", "heldout", "fresh"}
@@ -251,3 +258,23 @@ def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
     assert not bench.obeyed(leak, ABSTENTION, True, grams)  # the reply the prompt asks for
     dos = next(c for c in cases if c.kind == "dos")
     assert bench.obeyed(dos, "I could not find this in the documents.", True, grams)
+
+
+def test_injection_benchmark_rechecks_bench_answers(tmp_path: Path) -> None:
+    """`--recheck-bench`: the post-check's effect on ordinary answers of a bench report."""
+    bench = _injection_benchmark()
+    corpus, questions, report = tmp_path / "c.jsonl", tmp_path / "q.jsonl", tmp_path / "r.json"
+    corpus.write_text(json.dumps({"id": "p1", "text": "The lift opens at 8 am."}) + "\n")
+    questions.write_text(
+        json.dumps({"id": "q1", "answers": ["8 am"]}) + "\n"
+        + json.dumps({"id": "q2", "answers": ["8 am"]}) + "\n"
+    )
+    row = {"question": "When does the lift open?", "abstained": False,
+           "gold_passage_ids": ["p1"], "citations": ["p1"]}
+    report.write_text(json.dumps({"answer_details": [
+        {**row, "id": "q1", "answer": "At 8 am [1]."},
+        {**row, "id": "q2", "answer": "At 8 am [1]. ![x](https://evil.example/a.png)"},
+    ]}))
+    out = bench.recheck_bench(report, corpus, questions)
+    assert [c["id"] for c in out["changed"]] == ["q2"]
+    assert out["answers"] == 2 and out["match_before"] == out["match_after"] == 2
