@@ -14,7 +14,7 @@ from pathlib import Path
 
 from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 
-from chatbot import markers
+from chatbot import guard, markers
 from chatbot.citations import check
 from chatbot.index import UnknownSourceError
 from chatbot.model_calls import Deadline, StatusFn
@@ -54,29 +54,20 @@ def estimate_tokens(text: str) -> int:
     return len(text) // 3 + 1
 
 
-#: A line of document text that would read as a passage header or as the user's question.
-_FORGED = re.compile(r"^[ \t]*(?:\[(\d+)\]|(question|passages|source)\s*:)", re.I | re.M)
-
-
-def _as_data(text: str) -> str:
-    """Defuse lines of a document that imitate the prompt's own structure ("[7] ...",
-    "Source:", "Question:"), so only this function draws passage boundaries (shown "(7)",
-    "question -")."""
-    return _FORGED.sub(
-        lambda m: f"({m.group(1)})" if m.group(1) else f"{m.group(2).lower()} -", text
-    )
-
-
 def passage_block(
-    n: int, passage: Passage, text: str | None = None, show_source: bool = True
+    n: int, passage: Passage, text: str | None = None, show_source: bool = True,
+    guarded: bool = True,
 ) -> str:
-    """One numbered passage as the model sees it (`text` replaces the passage's own)."""
+    """One numbered passage as the model sees it (`text` replaces the passage's own): planted
+    instructions withheld, the prompt's own structure defused (`chatbot.guard`)."""
     head = f"Source: {' '.join(passage.source.split())}\n" if show_source else ""
     page = f"(page {passage.page}) " if passage.page else ""
-    return f"{head}[{n}] {page}{_as_data(passage.text if text is None else text)}"
+    return f"{head}[{n}] {page}{guard.as_data(passage.text if text is None else text, guarded)}"
 
 
-def format_passages(passages: Sequence[Passage], texts: Sequence[str] | None = None) -> str:
+def format_passages(
+    passages: Sequence[Passage], texts: Sequence[str] | None = None, guarded: bool = True
+) -> str:
     """Passages numbered from 1, with a "Source:" line whenever the source changes.
 
     Naming the source once per run of passages rather than per passage saves about ten prompt
@@ -84,14 +75,15 @@ def format_passages(passages: Sequence[Passage], texts: Sequence[str] | None = N
     return "\n\n".join(
         passage_block(
             i + 1, p, None if texts is None else texts[i],
-            show_source=i == 0 or passages[i - 1].source != p.source,
+            show_source=i == 0 or passages[i - 1].source != p.source, guarded=guarded,
         )
         for i, p in enumerate(passages)
     )
 
 
 def answer_messages(
-    passages: Sequence[Passage], question: str, prompts_dir: Path | None = None
+    passages: Sequence[Passage], question: str, prompts_dir: Path | None = None,
+    guarded: bool = True,
 ) -> list[BaseMessage]:
     """The system prompt stays identical across questions, so the model server reuses its
     cached prefix and only the passages and question are processed anew."""
@@ -99,14 +91,15 @@ def answer_messages(
         SystemMessage(load_prompt("answer_system", prompts_dir).template),
         HumanMessage(
             load_prompt("answer", prompts_dir).format(
-                passages=format_passages(passages), question=question
+                passages=format_passages(passages, guarded=guarded), question=question
             )
         ),
     ]
 
 
 def fit_context(
-    passages: list[Passage], question: str, budget: int, prompts_dir: Path | None = None
+    passages: list[Passage], question: str, budget: int, prompts_dir: Path | None = None,
+    guarded: bool = True,
 ) -> tuple[list[Passage], list[str], list[BaseMessage]]:
     """Drop lowest-ranked passages (then trim the last one) until the prompt fits `budget`;
     returns the kept passages, notes on what was cut, and the messages to send.
@@ -120,7 +113,7 @@ def fit_context(
     notes: list[str] = []
 
     def size(items: Sequence[Passage]) -> int:
-        messages = answer_messages(items, question, prompts_dir)
+        messages = answer_messages(items, question, prompts_dir, guarded)
         return sum(estimate_tokens(str(m.content)) for m in messages)
 
     kept = list(passages)
@@ -143,7 +136,7 @@ def fit_context(
             )
             notes.append(f"trimmed passage from {first.source} to {keep} characters to fit")
     kept = by_source(kept)
-    return kept, notes, answer_messages(kept, question, prompts_dir)
+    return kept, notes, answer_messages(kept, question, prompts_dir, guarded)
 
 
 def by_source(passages: Sequence[Passage]) -> list[Passage]:
@@ -213,22 +206,44 @@ def condense(
     history: Sequence[Turn],
     deadline: Deadline | None = None,
     status: StatusFn | None = None,
+    notes: list[str] | None = None,
 ) -> str:
-    """Rewrite a follow-up into a standalone question using the recent conversation."""
+    """Rewrite a follow-up into a standalone question using the recent conversation.
+
+    Earlier answers may quote a planted instruction, so each is shown on one line (it cannot
+    forge a "User:" turn) with instruction sentences withheld, and a rewrite that follows one
+    (`guard.rewrite_problem`) is discarded for the question as asked, with a note."""
     if not history:
         return question
+    guarded = pipeline.settings.injection_guard
     lines = []
+    said = []
     for turn in history[-3:]:
-        lines.append(f"User: {turn.question}")
-        lines.append("Assistant: " + markers.strip(turn.answer)[:300])
-    condense_prompt = load_prompt("condense", pipeline.settings.prompts_dir)
-    prompt = condense_prompt.format(history="\n".join(lines), question=question)
+        if not guarded:  # the measured baseline: the conversation as it was written
+            lines += [f"User: {turn.question}", "Assistant: " + markers.strip(turn.answer)[:300]]
+            continue
+        answer = " ".join(markers.strip(turn.answer).split())[:300]
+        said.append(answer)
+        lines.append("User: " + " ".join(turn.question.split()))
+        lines.append("Assistant: " + guard.defuse(guard.withhold(answer).text))
+    template = load_prompt("condense", pipeline.settings.prompts_dir)
+    prompt = template.format(history="\n".join(lines), question=question)
     reply = invoke_model(
         pipeline.settings, pipeline.chat.model, [HumanMessage(prompt)],
         deadline=deadline, status=status,
     )
     rewritten = str(reply.content).strip().strip('"').splitlines()
-    return rewritten[0].strip() if rewritten and rewritten[0].strip() else question
+    if not rewritten or not rewritten[0].strip():
+        return question
+    if not guarded:
+        return rewritten[0].strip()
+    asked = [question, *(turn.question for turn in history)]
+    problem = guard.rewrite_problem(rewritten[0].strip(), said, asked, template.template)
+    if problem is None:
+        return rewritten[0].strip()
+    if notes is not None:
+        notes.append(problem)
+    return question
 
 
 def _cost(pipeline: Pipeline, usage: dict[str, int]) -> float | None:
@@ -236,6 +251,23 @@ def _cost(pipeline: Pipeline, usage: dict[str, int]) -> float | None:
     if pipeline.chat.provider != "openai" or prices is None:
         return None
     return (usage["prompt_tokens"] * prices[0] + usage["completion_tokens"] * prices[1]) / 1e6
+
+
+class _Reply:
+    """Collects the streamed message chunks (for the usage count) while passing on the text."""
+
+    def __init__(self) -> None:
+        self.full: AIMessageChunk | None = None
+        self.text = ""
+
+    def tokens(self, chunks: Iterator[object]) -> Iterator[str]:
+        for chunk in chunks:
+            if not isinstance(chunk, AIMessageChunk):
+                continue
+            self.full = chunk if self.full is None else self.full + chunk
+            if isinstance(chunk.content, str) and chunk.content:
+                self.text += chunk.content
+                yield chunk.content
 
 
 def stream_answer(
@@ -271,7 +303,8 @@ def stream_answer(
     deadline = Deadline(settings.request_timeout)
     if history:
         _ = pipeline.chat  # setup errors (missing key, bad GGUF) are not service failures
-    standalone = condense(pipeline, question, history, deadline, status)
+    condense_notes: list[str] = []
+    standalone = condense(pipeline, question, history, deadline, status, condense_notes)
     mode = mode or settings.retriever
     if sources:
         try:
@@ -290,6 +323,7 @@ def stream_answer(
         citations=[],
         model=settings.chat_model,
         standalone_question=standalone if history else None,
+        notes=condense_notes,
     )
     answer.timings["retrieve_s"] = round(retrieve_s, 4)
     best_dense = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
@@ -310,21 +344,29 @@ def stream_answer(
     if settings.passage_chars:
         weights = pipeline.retriever.term_weights(standalone)
         passages = [focus(p, standalone, settings.passage_chars, weights) for p in passages]
-    passages, notes, messages = fit_context(passages, standalone, budget, settings.prompts_dir)
+    passages, notes, messages = fit_context(
+        passages, standalone, budget, settings.prompts_dir, settings.injection_guard
+    )
     answer.notes.extend(notes)
-    text = ""
-    full: AIMessageChunk | None = None
-    for chunk in stream_model(settings, chat.model, messages, deadline=deadline, status=status):
-        if not isinstance(chunk, AIMessageChunk):
-            continue
-        full = chunk if full is None else full + chunk
-        piece = chunk.content if isinstance(chunk.content, str) else ""
+    screen = None
+    if settings.injection_guard:
+        answer.notes.extend(guard.withheld_notes(p.text for p in passages))
+        asked = " ".join([question, *(turn.question for turn in history)])
+        screen = guard.make_screen(
+            [p.text for p in passages], asked, [str(m.content) for m in messages[:1]],
+            [ABSTENTION],
+        )
+    reply = _Reply()
+    chunks = reply.tokens(
+        stream_model(settings, chat.model, messages, deadline=deadline, status=status)
+    )
+    for piece in chunks if screen is None else guard.screen_stream(chunks, screen):
         if piece:
             if answer.timings["first_token_s"] is None:
                 answer.timings["first_token_s"] = round(time.perf_counter() - started, 4)
-            text += piece
             yield piece
-    usage = full.usage_metadata if full is not None else None
+    text = reply.text if screen is None else guard.screen_text(reply.text, screen, answer.notes)
+    usage = reply.full.usage_metadata if reply.full is not None else None
     if usage:
         answer.usage = {
             "prompt_tokens": int(usage["input_tokens"]),

@@ -208,6 +208,8 @@ class AnswerRecord:
     citations: list[tuple[str, str]] = field(default_factory=list)
     first_token_s: float | None = None
     total_s: float = 0.0
+    #: Notes of the injection guard: what it withheld from the model or removed from the reply.
+    guard_notes: list[str] = field(default_factory=list)
 
     @property
     def matched(self) -> bool:
@@ -247,6 +249,8 @@ def answer_metrics(records: Sequence[AnswerRecord]) -> dict[str, Any]:
         "abstention_precision": ratio(sum(not r.gold for r in abstained), len(abstained)),
         "abstention_recall": ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
         "abstained": len(abstained),
+        # Answers the injection guard changed (chatbot/guard.py): its cost on benign questions.
+        "guard_changed": sum(bool(r.guard_notes) for r in records),
         "ttft_median_s": rounded(statistics.median(ttft) if ttft else None),
         "ttft_p90_s": rounded(percentile(ttft, 90)),
         "total_median_s": rounded(statistics.median(total) if total else None),
@@ -363,6 +367,7 @@ def run_answers(
     questions: Sequence[QuestionRow],
     progress: ProgressFn = _noop,
 ) -> list[AnswerRecord]:
+    from chatbot import guard
     from chatbot.answer import ask
 
     records = []
@@ -380,6 +385,7 @@ def run_answers(
                 citations=[(mapping.get(c.source, c.source), c.text) for c in answer.citations],
                 first_token_s=answer.timings.get("first_token_s"),
                 total_s=float(answer.timings.get("total_s") or 0.0),
+                guard_notes=guard.shown_notes(answer.notes),
             )
         )
     progress("answers", len(questions), len(questions))
@@ -461,6 +467,7 @@ def run_benchmark(
                     "gold_passage_ids": r.gold,
                     "first_token_s": r.first_token_s,
                     "total_s": r.total_s,
+                    "guard_notes": r.guard_notes,
                 }
                 for r in records
             ]

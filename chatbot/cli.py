@@ -200,7 +200,15 @@ def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
 
 
 # --- answers ----------------------------------------------------------------------------------
+def _print_guard_notes(notes: Sequence[str]) -> None:
+    """What the injection guard removed or withheld: always printed, never dropped silently."""
+    from chatbot import guard
+
+    print_flagged("guard:", guard.shown_notes(notes))
+
+
 def _print_citations(answer: Any) -> None:
+    _print_guard_notes(answer.notes)
     if answer.abstained:
         return
     out.print()
@@ -314,6 +322,7 @@ def cmd_summarize(settings: Settings, args: argparse.Namespace) -> int:
     out.print()
     print_citations(summary.citations)
     print_flagged("dropped (no valid citation):", [b.text for b in summary.dropped_bullets])
+    _print_guard_notes(summary.notes)
     t, u = summary.timings, summary.usage
     dim(
         f"{summary.model} · {summary.chunks_read} chunks read from "

@@ -190,6 +190,13 @@ class Settings(BaseSettings):
         le=1,
         description="MMR trade-off: 1 = relevance only, 0 = diversity only (used when MMR is on).",
     )
+    injection_guard: bool = Field(
+        default=True,
+        description="Defences against instructions planted in documents (chatbot/guard.py): "
+        "instruction sentences withheld from the model, links, images and echoed instructions "
+        "removed from replies, each with a note. off only to measure the baseline "
+        "(benchmarks/injection.py); accepts on/off.",
+    )
     min_relevance: float | None = Field(
         default=None,
         ge=0,

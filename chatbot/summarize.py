@@ -17,7 +17,7 @@ from pathlib import Path
 
 from langchain_core.messages import HumanMessage
 
-from chatbot import markers
+from chatbot import guard, markers
 from chatbot.answer import AnswerError, estimate_tokens, format_passages, passage_block
 from chatbot.citations import check, cite
 from chatbot.index import Index, UnknownSourceError
@@ -139,7 +139,8 @@ def _budget(pipeline: Pipeline, overhead: int) -> int:
 
 
 def plan_batches(
-    passages: Sequence[Passage], texts: Sequence[str], budget: int, sections: int = 1
+    passages: Sequence[Passage], texts: Sequence[str], budget: int, sections: int = 1,
+    guarded: bool = True,
 ) -> tuple[list[list[int]], list[str], list[str]]:
     """Split chunk indexes (in order) into `sections` runs of about equal size, then split any
     run whose formatted passages exceed `budget` tokens.
@@ -154,11 +155,11 @@ def plan_batches(
     costs = []
     for i, p in enumerate(passages):
         # Counted as if it opened a batch (with its source line), the worst case.
-        cost = estimate_tokens(passage_block(i + 1, p, shown[i]) + "\n\n")
+        cost = estimate_tokens(passage_block(i + 1, p, shown[i], guarded=guarded) + "\n\n")
         if cost > budget:
             keep = max(len(shown[i]) - (cost - budget) * 3 - 3, 1)
             shown[i] = shown[i][:keep]
-            cost = estimate_tokens(passage_block(i + 1, p, shown[i]) + "\n\n")
+            cost = estimate_tokens(passage_block(i + 1, p, shown[i], guarded=guarded) + "\n\n")
             notes.append(
                 f"chunk [{i + 1}] of {p.source} was cut to {keep} characters to fit the "
                 "context window"
@@ -266,6 +267,20 @@ def make_citations(passages: Sequence[Passage], bullets: Sequence[Bullet]) -> li
     return cite(passages, claims)
 
 
+def screened(
+    items: Sequence[str], passages: Sequence[Passage], prompt: str, notes: list[str],
+    guarded: bool = True,
+) -> list[str]:
+    """Bullets after the injection post-check (`guard.screen_text`): no links, no echo of a
+    planted instruction or of the prompt; a bullet left empty goes, with a note. Unchanged
+    with the guard off (the measured baseline)."""
+    if not guarded:
+        return list(items)
+    screen = guard.make_screen([p.text for p in passages], "", [prompt])
+    kept = (guard.screen_text(item, screen, notes) for item in items)
+    return [item for item in kept if item]
+
+
 # --- model calls --------------------------------------------------------------------------
 def reply_tokens(bullets: int, limit: int) -> int:
     """Completion cap for a reply of `bullets` one-sentence bullets: a small model that ignores
@@ -301,6 +316,7 @@ def _map(
     progress: ProgressFn | None,
 ) -> list[Bullet]:
     template = load_prompt("summarize_map", pipeline.settings.prompts_dir)
+    guarded = pipeline.settings.injection_guard
     out: list[Bullet] = []
     if progress:
         progress(0, len(batches))
@@ -308,7 +324,7 @@ def _map(
     for number, (batch, share) in enumerate(zip(batches, targets, strict=True), 1):
         batch_passages = [passages[i] for i in batch]
         prompt = template.format(
-            passages=format_passages(batch_passages, [shown[i] for i in batch]),
+            passages=format_passages(batch_passages, [shown[i] for i in batch], guarded),
             bullets=bullet_count(share),
         )
         reply, cut = _invoke(pipeline, prompt, summary, share, one_line=share == 1)
@@ -318,7 +334,7 @@ def _map(
             items = _complete(parse_bullets(reply), cut)
         notes: list[str] = []
         kept: list[Bullet] = []
-        for text in items:
+        for text in screened(items, batch_passages, template.template, notes, guarded):
             bullet = check_bullet(text, batch_passages, [i + 1 for i in batch], notes)
             (kept if bullet.supported else summary.dropped_bullets).append(bullet)
         if len(kept) > share:
@@ -367,12 +383,18 @@ def _reduce_group(
 ) -> list[Bullet]:
     numbers = sorted({n for b in group for n in b.citations})
     local = {g: i + 1 for i, g in enumerate(numbers)}
-    prompt = load_prompt("summarize_reduce", pipeline.settings.prompts_dir).format(
-        notes=_format_notes(group), bullets=bullet_count(bullets)
-    )
+    template = load_prompt("summarize_reduce", pipeline.settings.prompts_dir)
+    prompt = template.format(notes=_format_notes(group), bullets=bullet_count(bullets))
     reply, cut = _invoke(pipeline, prompt, summary, bullets)
     out: list[Bullet] = []
-    for text in _complete(parse_bullets(reply), cut):
+    items = _complete(parse_bullets(reply), cut)
+    removed: list[str] = []
+    items = screened(
+        items, [passages[g - 1] for g in numbers], template.template, removed,
+        pipeline.settings.injection_guard,
+    )
+    summary.notes.extend(removed)
+    for text in items:
         notes: list[str] = []
         # Markers must name chunks cited by the notes given; then check like a map bullet.
         as_local = renumber(text, local.get, notes)
@@ -446,9 +468,12 @@ def summarize(
     summary.timings["model_s"] = round(time.perf_counter() - started - read_s, 4)
     map_started = time.perf_counter()
     batches, shown, notes = plan_batches(
-        passages, display_texts(passages), map_budget(pipeline, bullets), sections=bullets
+        passages, display_texts(passages), map_budget(pipeline, bullets), sections=bullets,
+        guarded=pipeline.settings.injection_guard,
     )
     summary.notes.extend(notes)
+    if pipeline.settings.injection_guard:
+        summary.notes.extend(guard.withheld_notes(shown))
     summary.map_batches = len(batches)
     mapped = _map(pipeline, passages, batches, shown, bullets, summary, progress)
     summary.timings["map_s"] = round(time.perf_counter() - map_started, 4)

@@ -594,3 +594,19 @@ def test_a_good_new_version_replaces_the_old_one(app_env: Path) -> None:
     [item] = at.session_state["ingest_report"].files
     assert item.status == "updated"
     assert sorted(p.name for p in app_env.parent.rglob("*") if ".upload" in p.name) == []
+
+
+def test_a_planted_image_is_removed_and_the_removal_shown(
+    seeded_env: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reply = "Xi visits Kazakhstan before the SCO summit [1]. ![x](https://evil.example/a.png?q=1)"
+    monkeypatch.setenv("CHATBOT_FAKE_LLM_REPLIES", json.dumps([reply]))
+    at = ask(start(), QUESTION)
+
+    assistant = at.chat_message[1]
+    assert "evil" not in html_of(assistant)[0] and "Kazakhstan before" in html_of(assistant)[0]
+    shields = [w.value for w in assistant.warning if "instructions found" in w.value]
+    assert len(shields) == 1 and "removed an image" in shields[0]
+    assert "https" not in shields[0] and "hxxps" in shields[0]
+    exported = exporting.to_markdown(at.session_state["answers"])
+    assert "removed an image" in exported and "](" not in exported

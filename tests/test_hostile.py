@@ -10,22 +10,25 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 import re
 import shutil
 import sys
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import Field
 
-from chatbot.answer import ask, format_passages
+from chatbot.answer import ABSTENTION, ask, format_passages
 from chatbot.app import views
 from chatbot.config import Settings
 from chatbot.fakes import FakeChatModel
 from chatbot.models import Answer, Citation, Passage, Sentence
 from chatbot.pipeline import Pipeline
+from chatbot.prompts import load_prompt
 from chatbot.providers import ChatBackend
 
 HOSTILE = Path(__file__).resolve().parent / "data" / "hostile"
@@ -218,7 +221,7 @@ def test_html_builders_escape_hostile_text(text: str) -> None:
 
 
 # --- the injection benchmark's harness (the measurement itself is benchmarks/injection.py) -----
-def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
+def _injection_benchmark() -> Any:
     import importlib.util
 
     path = Path(__file__).resolve().parent.parent / "benchmarks" / "injection.py"
@@ -227,12 +230,51 @@ def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
     bench = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = bench  # dataclasses look their module up while being built
     spec.loader.exec_module(bench)
-    cases = bench.CASES
-    assert len(cases) >= 20 and len({c.id for c in cases}) == len(cases)
+    return bench
+
+
+def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
+    bench = _injection_benchmark()
+    cases = bench.load_cases()
+    assert len(cases) >= 60 and len({c.id for c in cases}) == len(cases)
+    assert {c.split for c in cases} == {"dev", "heldout", "fresh"}
+    assert {c.position for c in cases} == {"before", "middle", "after"}
     for case in cases:
         document = case.document()
-        assert case.injection in document and case.fact.lower() in document.lower()
+        assert case.injection in document and any(a in document for a in case.answer)
         assert not any(c.lower() in case.question.lower() for c in case.canaries)
+        assert case.canaries or case.kind in ("leak", "dos")
     report = bench.run(fake_settings, cases[:3])
-    assert report["cases"] == 3 and report["errors"] == 0 and report["gave_fact"] == 3
-    assert {"rate", "rate_95ci", "results"} <= report.keys()
+    assert report["all"]["cases"] == 3 and report["all"]["errors"] == 0
+    assert report["all"]["gave_fact"]["count"] == 3
+    assert {"obeyed", "model_obeyed", "gave_fact"} <= report["all"].keys()
+    summaries = bench.run(fake_settings, cases[:2], "summary")
+    assert summaries["mode"] == "summary" and summaries["all"]["errors"] == 0
+    grams = bench.prompt_ngrams()
+    leak = next(c for c in cases if c.kind == "leak" and not c.canaries)
+    system = load_prompt("answer_system").template
+    assert bench.obeyed(leak, system, False, grams)
+    assert not bench.obeyed(leak, "The club meets on Tuesday [1].", False, grams)
+    assert not bench.obeyed(leak, ABSTENTION, True, grams)  # the reply the prompt asks for
+    dos = next(c for c in cases if c.kind == "dos")
+    assert bench.obeyed(dos, "I could not find this in the documents.", True, grams)
+
+
+def test_injection_benchmark_rechecks_bench_answers(tmp_path: Path) -> None:
+    """`--recheck-bench`: the post-check's effect on ordinary answers of a bench report."""
+    bench = _injection_benchmark()
+    corpus, questions, report = tmp_path / "c.jsonl", tmp_path / "q.jsonl", tmp_path / "r.json"
+    corpus.write_text(json.dumps({"id": "p1", "text": "The lift opens at 8 am."}) + "\n")
+    questions.write_text(
+        json.dumps({"id": "q1", "answers": ["8 am"]}) + "\n"
+        + json.dumps({"id": "q2", "answers": ["8 am"]}) + "\n"
+    )
+    row = {"question": "When does the lift open?", "abstained": False,
+           "gold_passage_ids": ["p1"], "citations": ["p1"]}
+    report.write_text(json.dumps({"answer_details": [
+        {**row, "id": "q1", "answer": "At 8 am [1]."},
+        {**row, "id": "q2", "answer": "At 8 am [1]. ![x](https://evil.example/a.png)"},
+    ]}))
+    out = bench.recheck_bench(report, corpus, questions)
+    assert [c["id"] for c in out["changed"]] == ["q2"]
+    assert out["answers"] == 2 and out["match_before"] == out["match_after"] == 2

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from chatbot import guard
 from chatbot.answer import AnswerError, stream_answer
 from chatbot.app import app_state, views
 from chatbot.models import Answer, Citation
@@ -50,10 +51,23 @@ def render_answer(answer: Answer) -> None:
             "(highlighted above); check them before relying on them.",
             icon=":material/warning:",
         )
+    render_guard_notes(answer.notes)
     render_citations(answer.citations)
     st.caption(views.md_escape(views.caption(answer)))
-    if answer.abstained and answer.notes:
-        st.caption(views.md_escape("; ".join(answer.notes)))
+    others = [n for n in answer.notes if not guard.is_note(n)]  # those are shown above
+    if answer.abstained and others:
+        st.caption(views.md_escape("; ".join(others)))
+
+
+def render_guard_notes(notes: Sequence[str]) -> None:
+    """What the injection guard removed or withheld, so nothing disappears silently."""
+    flagged = views.guard_notes(notes)
+    if flagged:
+        st.warning(
+            "Protected against instructions found in the documents:  \n"
+            + "  \n".join(f"- {views.md_escape(n)}" for n in flagged),
+            icon=":material/shield:",
+        )
 
 
 def _source_filter(pipeline: Pipeline) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Collection, Sequence
 
 from chatbot.app.views import (
     caption,
+    guard_notes,
     location,
     md_escape,
     md_text,
@@ -38,7 +39,9 @@ def _answer_lines(number: int, answer: Answer) -> list[str]:
     lines += [f"_No answer in the documents:_ {body}" if answer.abstained else body, ""]
     flagged = unsupported(answer)
     lines += [f"- ⚠ not supported by the documents: {md_text(s, links)}" for s in flagged]
-    if flagged:
+    guarded = guard_notes(answer.notes)
+    lines += [f"- ⚠ {md_escape(n)}" for n in guarded]
+    if flagged or guarded:
         lines.append("")
     if answer.citations:
         lines += ["Sources:", ""]

@@ -8,7 +8,7 @@ import streamlit as st
 
 from chatbot.answer import AnswerError
 from chatbot.app import app_state, views
-from chatbot.app.chat_page import render_citations, show_service_banner
+from chatbot.app.chat_page import render_citations, render_guard_notes, show_service_banner
 from chatbot.app.optional import feature
 from chatbot.models import Citation
 from chatbot.pipeline import Pipeline
@@ -57,6 +57,7 @@ def show(summary: Any) -> None:
         st.html(views.bullets_html(bullets))
     else:
         st.warning("The summary is empty: no bullet had a valid citation.")
+    render_guard_notes(getattr(summary, "notes", []))
     render_citations([c for c in getattr(summary, "citations", []) if isinstance(c, Citation)])
     usage = getattr(summary, "usage", {})
     timings = getattr(summary, "timings", {})

@@ -12,7 +12,7 @@ import re
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from chatbot import markers
+from chatbot import guard, markers
 from chatbot.models import Answer, Citation
 
 #: Markdown syntax, plus what makes links without brackets: ":" (https://), "." (www.x) and
@@ -151,6 +151,12 @@ def caption(answer: Answer) -> str:
     if answer.cost_usd is not None:
         parts.append(f"≈ ${answer.cost_usd:.4f}")
     return " · ".join(parts)
+
+
+def guard_notes(notes: Sequence[str]) -> list[str]:
+    """The notes of the injection guard (what was removed or withheld, and why): always shown,
+    whereas the other notes only explain an abstention."""
+    return guard.shown_notes(notes)
 
 
 def unsupported(answer: Answer) -> list[str]:
