@@ -6,7 +6,9 @@ and the app show the same thing; `ask` is the non-streaming wrapper.
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,9 +21,12 @@ from chatbot.models import Answer, Passage
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
 from chatbot.retrieve import bm25_tokens
-from chatbot.service_errors import model_errors
+from chatbot.local_models import ModelError
+from chatbot.providers import ProviderError
+from chatbot.service_errors import ModelServiceError, model_errors
 from chatbot.splitting import Span, sentences
 
+logger = logging.getLogger(__name__)
 MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 ABSTENTION = "I could not find this in the documents."
 _ABSTAIN = re.compile(
@@ -198,6 +203,32 @@ def is_abstention(text: str) -> bool:
     return bool(_ABSTAIN.search(first_sentence)) and not MARKERS.search(stripped)
 
 
+def warm_up(pipeline: Pipeline) -> None:
+    """Start the chat model and, where the server keeps processed prompts, have it process the
+    system prompt once, so the first question only pays for its own passages."""
+    chat = pipeline.chat
+    if chat.prompt_cache:
+        with model_errors(pipeline.settings):
+            chat.model.bind(max_completion_tokens=1).invoke(answer_messages([], ""))
+
+
+def start_warm_up(pipeline: Pipeline) -> threading.Thread:
+    """`warm_up` in a background thread; a failure is only logged (the first question reports
+    it the usual way)."""
+
+    def run() -> None:
+        try:
+            warm_up(pipeline)
+        except Exception as exc:  # noqa: BLE001 - background work must not crash the app
+            # Only our own errors' messages are known to be safe to log (no keys, no URLs).
+            safe = isinstance(exc, ModelServiceError | ProviderError | ModelError)
+            logger.warning("warm start failed: %s", exc if safe else type(exc).__name__)
+
+    thread = threading.Thread(target=run, name="chatbot-warm-start", daemon=True)
+    thread.start()
+    return thread
+
+
 def condense(pipeline: Pipeline, question: str, history: Sequence[Turn]) -> str:
     """Rewrite a follow-up into a standalone question using the recent conversation."""
     if not history:
@@ -217,6 +248,47 @@ def _cost(pipeline: Pipeline, usage: dict[str, int]) -> float | None:
     if pipeline.chat.provider != "openai" or prices is None:
         return None
     return (usage["prompt_tokens"] * prices[0] + usage["completion_tokens"] * prices[1]) / 1e6
+
+
+@dataclass
+class Prepared:
+    """What the model is asked: the passages as shown (narrowed, budgeted, in prompt order) and
+    the messages; no messages when retrieval found nothing relevant enough to ask about."""
+
+    passages: list[Passage]
+    messages: list[BaseMessage]
+    notes: list[str]
+
+
+def prepare(
+    pipeline: Pipeline,
+    standalone: str,
+    k: int,
+    mode: str,
+    sources: list[str] | None = None,
+    mmr: bool | None = None,
+) -> Prepared:
+    """Retrieve, gate on relevance, narrow each chunk and fit the prompt to the context window."""
+    settings = pipeline.settings
+    use_mmr = settings.mmr if mmr is None else mmr
+    passages = pipeline.retriever.retrieve(
+        standalone, k, mode, sources, mmr_lambda=settings.mmr_lambda if use_mmr else None
+    )
+    best_dense = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
+    relevant = passages and (
+        mode == "bm25" or best_dense >= (settings.min_relevance or 0.0)
+    )
+    if not relevant:
+        return Prepared([], [], [
+            f"no passage reached the relevance threshold {settings.min_relevance} "
+            f"(best {best_dense:.2f}); the model was not asked"
+        ])
+    budget = pipeline.chat.context_window - settings.max_answer_tokens - 64
+    if settings.passage_chars:
+        weights = pipeline.retriever.term_weights(standalone)
+        passages = [focus(p, standalone, settings.passage_chars, weights) for p in passages]
+    kept, notes, messages = fit_context(passages, standalone, budget)
+    return Prepared(kept, messages, notes)
 
 
 def stream_answer(
@@ -257,11 +329,7 @@ def stream_answer(
             sources = pipeline.index.resolve_sources(sources)
         except UnknownSourceError as exc:
             raise AnswerError(str(exc)) from exc
-    use_mmr = settings.mmr if mmr is None else mmr
-    passages = pipeline.retriever.retrieve(
-        standalone, k, mode, sources, mmr_lambda=settings.mmr_lambda if use_mmr else None
-    )
-    retrieve_s = time.perf_counter() - started
+    prepared = prepare(pipeline, standalone, k, mode, sources, mmr)
     answer = Answer(
         question=question,
         answer=ABSTENTION,
@@ -270,27 +338,15 @@ def stream_answer(
         model=settings.chat_model,
         standalone_question=standalone if history else None,
     )
-    answer.timings["retrieve_s"] = round(retrieve_s, 4)
-    best_dense = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
-    relevant = passages and (
-        mode == "bm25" or best_dense >= (settings.min_relevance or 0.0)
-    )
-    if not relevant:
-        answer.notes.append(
-            f"no passage reached the relevance threshold {settings.min_relevance} "
-            f"(best {best_dense:.2f}); the model was not asked"
-        )
+    answer.timings["retrieve_s"] = round(time.perf_counter() - started, 4)
+    answer.notes.extend(prepared.notes)
+    if not prepared.messages:
         answer.timings["total_s"] = round(time.perf_counter() - started, 4)
         yield ABSTENTION
         yield answer
         return
     chat = pipeline.chat
-    budget = chat.context_window - settings.max_answer_tokens - 64
-    if settings.passage_chars:
-        weights = pipeline.retriever.term_weights(standalone)
-        passages = [focus(p, standalone, settings.passage_chars, weights) for p in passages]
-    passages, notes, messages = fit_context(passages, standalone, budget)
-    answer.notes.extend(notes)
+    passages, messages = prepared.passages, prepared.messages
     text = ""
     full: AIMessageChunk | None = None
     with model_errors(settings):  # also maps a connection lost mid-stream

@@ -261,11 +261,13 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.answer import Turn
+    from chatbot.answer import Turn, start_warm_up
     from chatbot.pipeline import Pipeline
     from chatbot.summarize import is_summary_request, summary_as_answer
 
     pipeline = Pipeline.build(settings)
+    if settings.warm_start:
+        start_warm_up(pipeline)  # the model starts while the user types
     history: list[Turn] = []
     console.print("Ask about your documents. Empty line or Ctrl-D to quit; /new starts over.")
     while True:

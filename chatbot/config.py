@@ -96,6 +96,13 @@ class Settings(BaseSettings):
         default=320, ge=16, description="Upper bound on generated tokens per answer."
     )
     temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
+    warm_start: bool = Field(
+        default=True,
+        description="When the app or `chatbot chat` starts, start the chat model in the "
+        "background and, for the embedded model or a server at OPENAI_BASE_URL (which keep "
+        "processed prompts), send the system prompt once, so the first question waits no "
+        "longer than later ones.",
+    )
 
     # --- storage -----------------------------------------------------------------------
     data_dir: Path = Field(

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from chatbot.answer import Turn
+from chatbot.answer import Turn, start_warm_up
 from chatbot.config import Settings
 from chatbot.index import IndexError_
 from chatbot.local_models import ModelError
@@ -30,8 +30,14 @@ STARTUP_ERRORS: tuple[type[BaseException], ...] = (IndexError_, IndexBusyError, 
 
 @st.cache_resource(show_spinner="Loading the index and models…")
 def _cached_pipeline(key: str, _settings: Settings) -> Pipeline:
-    """Keyed on the serialised settings, so a changed configuration gets its own pipeline."""
-    return Pipeline.build(_settings)
+    """Keyed on the serialised settings, so a changed configuration gets its own pipeline.
+
+    The chat model starts in the background right away (`warm_start`), so the first question
+    does not wait for it."""
+    pipeline = Pipeline.build(_settings)
+    if _settings.warm_start:
+        start_warm_up(pipeline)
+    return pipeline
 
 
 def get_pipeline(settings: Settings) -> Pipeline:
