@@ -36,136 +36,156 @@ PER_ARTICLE = 2  # unanswerable and answerable questions taken per article
 
 # (question, gold passage ids (two different articles), answer strings)
 MULTIHOP: list[tuple[str, list[str], list[str]]] = [
-    ("Which was founded first: Warsaw's first stock exchange or Newcastle's Grainger Market?",
-     ["xquad-en-01-04", "xquad-en-22-01"], ["stock exchange", "1817"]),
-    ("Who died first, Nikola Tesla or Genghis Khan?",
-     ["xquad-en-03-00", "xquad-en-25-03"], ["Genghis Khan", "1227"]),
-    ("Was oxygen given its name before or after James Hutton presented Theory of the Earth?",
-     ["xquad-en-12-00", "xquad-en-21-04"], ["before", "1777"]),
-    ("Which opened first: the Museum of Manufactures that became the V&A, or Newcastle's "
-     "School of Medicine and Surgery?",
-     ["xquad-en-23-00", "xquad-en-22-04"], ["School of Medicine and Surgery", "1834"]),
-    ("Which came first, the Treaty of Rome or the Brown v. Board of Education decision?",
-     ["xquad-en-15-00", "xquad-en-30-04"], ["Brown v. Board of Education", "1954"]),
-    ("Which is older: Victoria's written constitution or the Scottish devolution referendum?",
+    ("Did Warsaw get its first stock market before Newcastle upon Tyne got its first "
+     "covered market?",
+     ["xquad-en-01-04", "xquad-en-22-01"], ["yes", "1817"]),
+    ("Who died first, the inventor Nikola Tesla or the Mongol ruler Genghis Khan?",
+     ["xquad-en-03-00", "xquad-en-25-03"], ["Genghis", "1227"]),
+    ("Was oxygen named before the first modern geologist presented his theory of the "
+     "Earth?",
+     ["xquad-en-12-00", "xquad-en-21-04"], ["yes", "1777"]),
+    ("Which is older: the Victoria and Albert Museum or the medical school from which "
+     "Newcastle University grew?",
+     ["xquad-en-23-00", "xquad-en-22-04"], ["medical school", "1834"]),
+    ("Which came first, the treaty founding the European Economic Community or the US "
+     "Supreme Court ruling that ended school segregation?",
+     ["xquad-en-15-00", "xquad-en-30-04"], ["ruling", "Brown", "1954"]),
+    ("Which is older: the constitution of the Australian state of Victoria or the failed "
+     "Scottish devolution vote?",
      ["xquad-en-09-01", "xquad-en-42-00"], ["constitution", "1975"]),
-    ("Jean Ribault, who charted the St. Johns River, belonged to a religious group; between "
-     "which years did French Reformed church members come to be called by that name?",
-     ["xquad-en-32-02", "xquad-en-10-02"], ["1550 and 1580"]),
-    ("Which African country did Barack Obama skip in 2013, and which university lists him "
-     "among its alumni?",
-     ["xquad-en-37-02", "xquad-en-31-04"], ["Kenya"]),
-    ("Which city lost up to two-thirds of its people to plague, and which descendant of "
-     "Genghis Khan sacked it?",
-     ["xquad-en-20-04", "xquad-en-25-04"], ["Hulagu"]),
-    ("What are Dharma teachers in Tibet called, and which Tibetan monastery sheltered Genghis "
-     "Khan's relics in 1949?",
-     ["xquad-en-05-04", "xquad-en-25-02"], ["Kumbum", "Lama"]),
-    ("Which Persian scholar wrote on the geology of India and also a book on pharmacology "
-     "called The Book of Drugs?",
+    ("What religious group did the explorer who charted the river at Jacksonville belong "
+     "to, and when did that group get its name?",
+     ["xquad-en-32-02", "xquad-en-10-02"], ["Huguenot", "1550"]),
+    ("Which country did Barack Obama avoid visiting during his 2013 Africa trip, and which"
+     " Ivy League university counts him among its alumni?",
+     ["xquad-en-37-02", "xquad-en-31-04"], ["Kenya", "Harvard"]),
+    ("Which Middle Eastern city lost as much as two-thirds of its people to the plague, "
+     "and which descendant of Genghis Khan sacked it?",
+     ["xquad-en-20-04", "xquad-en-25-04"], ["Baghdad", "Hulagu"]),
+    ("What do Tibetan Buddhists call their teachers, and where was Genghis Khan's "
+     "mausoleum taken in 1949?",
+     ["xquad-en-05-04", "xquad-en-25-02"], ["Lama", "Kumbum"]),
+    ("Which medieval Persian scholar wrote about the geology of India and also wrote a "
+     "book on drugs?",
      ["xquad-en-21-03", "xquad-en-26-01"], ["Biruni"]),
-    ("Avicenna explained the formation of mountains; how many drug preparations did he "
-     "describe?",
+    ("Avicenna is credited in both geology and pharmacy; how many medicinal preparations "
+     "did he describe?",
      ["xquad-en-21-03", "xquad-en-26-01"], ["700"]),
-    ("Which settlement came first: René Goulaine de Laudonnière's on the St. Johns River or "
-     "David Collins's at Sullivan Bay?",
-     ["xquad-en-32-02", "xquad-en-09-04"], ["Fort Caroline", "1564"]),
-    ("How many people made up the first European settlement in Victoria, and how many "
-     "Huguenots were naturalised at Manakintown in 1705?",
+    ("How many people arrived with the first European settlers of Victoria, and how many "
+     "of the Huguenots in Virginia were naturalised in 1705?",
      ["xquad-en-09-04", "xquad-en-10-01"], ["402", "148"]),
-    ("Which lasted longer: the Black Death's years ravaging Europe before it reached Russia, "
-     "or the fighting of the French and Indian War in North America?",
-     ["xquad-en-20-03", "xquad-en-46-00"], ["French and Indian War", "six years"]),
-    ("Which gas filled the Apollo 1 cabin when the fire broke out, and what do hyperbaric "
-     "chambers raise the pressure of?",
+    ("Which lasted longer, the fighting of the French and Indian War in North America or "
+     "the Black Death's sweep of Europe before it moved on to Russia?",
+     ["xquad-en-46-00", "xquad-en-20-03"], ["French and Indian War", "six years"]),
+    ("What filled the Apollo 1 cabin and fed the fire, and which gas is given at high "
+     "pressure to treat carbon monoxide poisoning?",
      ["xquad-en-14-03", "xquad-en-12-04"], ["oxygen"]),
-    ("Which treaty is older: the one that demilitarised the Rhineland or the Treaty of Rome?",
-     ["xquad-en-41-04", "xquad-en-15-00"], ["Versailles"]),
-    ("Which sea was the eastern edge of the Mongol Empire when Genghis Khan died, and why did "
-     "Kublai's second invasion of Japan fail?",
+    ("Is the treaty that demilitarised the Rhineland older than the Treaty of Rome?",
+     ["xquad-en-41-04", "xquad-en-15-00"], ["yes", "Versailles"]),
+    ("Where did the Mongol Empire end in the east when Genghis Khan died, and what ruined "
+     "Kublai Khan's second invasion of Japan?",
      ["xquad-en-25-03", "xquad-en-36-00"], ["Sea of Japan", "typhoon"]),
-    ("Which opened first: the Tyne and Wear Metro or the Abilene network of Internet2?",
-     ["xquad-en-22-03", "xquad-en-19-04"], ["Tyne and Wear Metro"]),
-    ("Which happened earlier: the launch of Sky Digital or the re-establishment of the Warsaw "
-     "Stock Exchange?",
-     ["xquad-en-08-01", "xquad-en-01-04"], ["Warsaw Stock Exchange", "1991"]),
-    ("In which year did ABC adopt its minimalist ABC Circle identity, and which satellite did "
-     "Sky Digital use at its launch that year?",
-     ["xquad-en-24-01", "xquad-en-08-01"], ["1998", "Astra 2A"]),
-    ("Which has more species: the validated ctenophores or the trees of the Amazon rainforest?",
-     ["xquad-en-17-00", "xquad-en-16-00"], ["Amazon", "16,000"]),
-    ("What does the name ctenophora mean, and what does the Greek root of oxygen mean?",
+    ("Which opened first, Newcastle's light rail metro or Internet2's first network?",
+     ["xquad-en-22-03", "xquad-en-19-04"], ["metro", "1980"]),
+    ("Which happened first: Sky's launch of digital satellite television or the reopening "
+     "of Warsaw's stock exchange after communism?",
+     ["xquad-en-08-01", "xquad-en-01-04"], ["Warsaw", "1991"]),
+    ("Which satellite carried Sky Digital when it launched, and what did ABC's logo look "
+     "like in the identity it adopted the same year?",
+     ["xquad-en-08-01", "xquad-en-24-01"], ["Astra 2A", "circle"]),
+    ("Are there more validated species of comb jellies or tree species in the Amazon "
+     "rainforest?",
+     ["xquad-en-17-00", "xquad-en-16-00"], ["tree", "16,000"]),
+    ("What does the name Ctenophora mean, and what does the Greek root of the word oxygen "
+     "mean?",
      ["xquad-en-17-02", "xquad-en-12-00"], ["comb-bearing", "acid"]),
-    ("Milton Friedman advised which British prime minister, and which party's 1997 election "
-     "win led the UK to sign the Agreement on Social Policy?",
-     ["xquad-en-35-04", "xquad-en-15-04"], ["Thatcher", "Labour"]),
-    ("Which came first: the Kibaki-Odinga coalition agreement in Kenya or Toyota's "
-     "announcement that it would close its plants in Victoria?",
-     ["xquad-en-37-01", "xquad-en-09-02"], ["coalition", "2008"]),
-    ("In which year was Fog on the Tyne released and the Merit packet-switched network first "
-     "demonstrated?",
+    ("Which Chicago economist advised Margaret Thatcher, and which British party's 1997 "
+     "victory brought the UK into the EU's Social Chapter?",
+     ["xquad-en-35-04", "xquad-en-15-04"], ["Friedman", "Labour"]),
+    ("Which came first: Kenya's power-sharing deal after the 2007 election or Toyota "
+     "announcing the end of its car making in Victoria?",
+     ["xquad-en-37-01", "xquad-en-09-02"], ["Kenya", "2008"]),
+    ("In which year did Lindisfarne release their most famous song and the Michigan "
+     "universities' network first connect two mainframes?",
      ["xquad-en-22-02", "xquad-en-19-03"], ["1971"]),
-    ("Who lived earlier, the polymath Shen Kuo or the physician Rhazes?",
+    ("Who lived earlier, the Chinese polymath Shen Kuo or the physician Rhazes?",
      ["xquad-en-21-03", "xquad-en-26-01"], ["Rhazes"]),
-    ("Which came first: Luther's three best-known works or Lefevre's French New Testament?",
+    ("Which was published first: Martin Luther's three best-known works or Lefevre's "
+     "French New Testament?",
      ["xquad-en-06-00", "xquad-en-10-02"], ["Luther", "1520"]),
-    ("Which poet inspired Gandhi's Satyagraha, and which poet-philosopher joined the London "
-     "branch of the All India Muslim League?",
+    ("Which English poet's nonviolent ideas inspired Gandhi, and which Muslim poet-"
+     "philosopher was active in the All India Muslim League?",
      ["xquad-en-28-00", "xquad-en-43-02"], ["Shelley", "Iqbal"]),
-    ("Which happened earlier: the Peterloo massacre or the founding of Warsaw's first stock "
-     "exchange?",
-     ["xquad-en-28-00", "xquad-en-01-04"], ["stock exchange", "1817"]),
-    ("Which is older: Warsaw's Summer Theatre in the Saxon Garden or Newcastle's Grainger "
-     "Market?",
+    ("Did the Peterloo massacre happen before Warsaw opened its first stock exchange?",
+     ["xquad-en-28-00", "xquad-en-01-04"], ["no", "1817"]),
+    ("Which is older: the theatre that operated in Warsaw's Saxon Garden or Newcastle's "
+     "Grainger Market?",
      ["xquad-en-01-00", "xquad-en-22-01"], ["Grainger Market", "1835"]),
-    ("Which has more people: the Greater Los Angeles Area or the Jacksonville metropolitan "
-     "area?",
-     ["xquad-en-07-01", "xquad-en-32-00"], ["Greater Los Angeles", "17,786,419"]),
-    ("In which year was oxyacetylene welding first demonstrated and Marconi's first "
-     "transatlantic radio transmission made?",
-     ["xquad-en-12-01", "xquad-en-03-02"], ["1901"]),
-    ("Which came first: the proof that chloroplasts have their own DNA or the Apollo 1 fire?",
+    ("How many more people live in Greater Los Angeles than in the Jacksonville "
+     "metropolitan area?",
+     ["xquad-en-07-01", "xquad-en-32-00"], ["17,786,419", "1,345,596"]),
+    ("In what year did Marconi first send radio across the Atlantic, and was oxyacetylene "
+     "welding demonstrated in the same year?",
+     ["xquad-en-03-02", "xquad-en-12-01"], ["1901"]),
+    ("Which came first: the proof that chloroplasts carry their own DNA or the Apollo 1 "
+     "fire?",
      ["xquad-en-39-02", "xquad-en-14-03"], ["chloroplast", "1962"]),
-    ("E. I. du Pont was a student of which chemist, and which element did that chemist name?",
+    ("Which chemist taught the founder of the Eleutherian gunpowder mills, and what "
+     "element did that chemist name?",
      ["xquad-en-10-03", "xquad-en-12-00"], ["Lavoisier", "oxygen"]),
-    ("Which came first: Jean Ribault charting the St. Johns River or France taking control of "
-     "Algeria?",
-     ["xquad-en-32-02", "xquad-en-44-04"], ["Ribault", "1562"]),
-    ("In which year did Batu Khan invade Kievan Rus', and in which year did Kublai's second "
-     "invasion of Japan fail?",
+    ("How many years passed between Jean Ribault's mapping of the St. Johns River and "
+     "France's takeover of Algeria?",
+     ["xquad-en-32-02", "xquad-en-44-04"], ["268", "1562"]),
+    ("When did Batu Khan attack Kievan Rus', and when did Kublai Khan's second invasion of"
+     " Japan fail?",
      ["xquad-en-25-04", "xquad-en-36-00"], ["1237", "1281"]),
-    ("The V&A grew out of which exhibition, and at which exhibition was Charles Richard's "
-     "steam engine indicator shown?",
+    ("Which exhibition gave rise to the Victoria and Albert Museum, and at which "
+     "exhibition was the most successful steam engine indicator shown?",
      ["xquad-en-23-00", "xquad-en-11-01"], ["Great Exhibition", "1862"]),
-    ("Which European power did the British fear would settle Port Phillip in 1803, and which "
-     "power took control of Algeria in 1830?",
+    ("Which rival colonial power did Britain fear when it settled Victoria in 1803, and "
+     "which country took Algeria in 1830?",
      ["xquad-en-09-04", "xquad-en-44-04"], ["French", "France"]),
-    ("In which year was X.25 introduced and William E. Simon named to head the Federal Energy "
-     "Office?",
-     ["xquad-en-19-01", "xquad-en-13-02"], ["1973"]),
-    ("Which happened first: the Norman conquest of Lanzarote or the last plague outbreak in "
-     "Oslo?",
-     ["xquad-en-02-04", "xquad-en-20-03"], ["Lanzarote", "1402"]),
-    ("Which university has the Regenstein Library, and in which Boston neighbourhood is "
-     "Harvard Business School?",
-     ["xquad-en-35-01", "xquad-en-31-01"], ["Allston"]),
-    ("Who chairs the IPCC, and which country's smuggled drama series influence North Korea?",
+    ("When was the X.25 protocol introduced, and who did Nixon put in charge of the "
+     "Federal Energy Office during the oil crisis?",
+     ["xquad-en-19-01", "xquad-en-13-02"], ["1973", "Simon"]),
+    ("Did the Normans conquer the Canary Islands before the last plague outbreak hit Oslo?",
+     ["xquad-en-02-04", "xquad-en-20-03"], ["yes", "1402"]),
+    ("Which University of Chicago library is the largest building on campus, and where is "
+     "Harvard's business school?",
+     ["xquad-en-35-01", "xquad-en-31-01"], ["Regenstein", "Allston"]),
+    ("Who chairs the Intergovernmental Panel on Climate Change, and whose TV dramas are "
+     "smuggled into North Korea?",
      ["xquad-en-38-00", "xquad-en-44-02"], ["Hoesung Lee", "South Korea"]),
-    ("Which came first: Tesla's first US patents for his electric lighting company or the "
-     "Great Exhibition that led to the V&A?",
+    ("Which came first: Tesla's first US patents or the Great Exhibition that led to the "
+     "V&A?",
      ["xquad-en-03-01", "xquad-en-23-00"], ["Great Exhibition", "1851"]),
-    ("Which came first: the Yom Kippur attack behind the 1973 oil crisis or the first direct "
-     "elections to the European Parliament?",
-     ["xquad-en-13-00", "xquad-en-15-01"], ["Yom Kippur", "1973"]),
-    ("Luther's Bible influenced which English translator, and in which year did Lefevre "
-     "publish his French New Testament?",
+    ("Which English Bible translation did Martin Luther's Bible influence, and when did "
+     "Lefevre's French New Testament appear?",
      ["xquad-en-06-02", "xquad-en-10-02"], ["Tyndale", "1523"]),
-    ("Which drought affected the Amazon more widely, and in which year did the Ctenophora "
-     "fossil with a large mouth get reported?",
+    ("Which Amazon drought affected a larger area, and in which year was the fossil comb "
+     "jelly with a large mouth first reported?",
      ["xquad-en-16-04", "xquad-en-17-03"], ["2010", "1996"]),
-    ("How old was Peyton Manning at Super Bowl 50, and how old must a member of the Scottish "
-     "Parliament at least be?",
+    ("How old was the Broncos quarterback at Super Bowl 50, and what is the minimum age to"
+     " sit in the Scottish Parliament?",
      ["xquad-en-00-02", "xquad-en-42-04"], ["39", "18"]),
+    ("Which came first: the Yom Kippur attack that set off the 1973 oil crisis or the "
+     "first direct elections to the European Parliament?",
+     ["xquad-en-13-00", "xquad-en-15-01"], ["Yom Kippur", "1973"]),
+    ("How many points did the Panthers defense give up in the Super Bowl 50 season, and "
+     "how many companies were listed on the Warsaw Stock Exchange in 2009?",
+     ["xquad-en-00-00", "xquad-en-01-04"], ["308", "374"]),
+    ("Who played the Doctor on stage in Doctor Who – The Ultimate Adventure, and which "
+     "Newcastle band pioneered black metal?",
+     ["xquad-en-34-04", "xquad-en-22-02"], ["Pertwee", "Venom"]),
+    ("What are spiritual teachers called in Hinduism, and what group did pro-life United "
+     "Methodists form?",
+     ["xquad-en-05-03", "xquad-en-45-01"], ["guru", "TUMAS"]),
+    ("How many MEPs sit in the European Parliament, and on which days do Scottish "
+     "Parliament committees meet?",
+     ["xquad-en-15-01", "xquad-en-42-01"], ["750", "Tuesday"]),
+    ("Which primality test always gives the correct answer in polynomial time, and is it "
+     "known whether P equals PSPACE?",
+     ["xquad-en-40-01", "xquad-en-04-04"], ["AKS", "no"]),
 ]
 
 
