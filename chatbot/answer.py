@@ -164,7 +164,7 @@ def focus(
     sentence scores by how many question terms it shares, ties broken by their summed
     `weights` (IDF), so a rare shared word ("fourth") beats one every chunk has ("Kazakhstan").
     """
-    if len(passage.text) <= max_chars:
+    if not max_chars or len(passage.text) <= max_chars:
         return passage
     text = passage.text
     spans = [(s.start, s.end) for s in sentences(text, Span(0, len(text)))]
@@ -284,9 +284,13 @@ def prepare(
             f"(best {best_dense:.2f}); the model was not asked"
         ])
     budget = pipeline.chat.context_window - settings.max_answer_tokens - 64
-    if settings.passage_chars:
+    if any(settings.passage_chars):
         weights = pipeline.retriever.term_weights(standalone)
-        passages = [focus(p, standalone, settings.passage_chars, weights) for p in passages]
+        limits = settings.passage_chars
+        passages = [
+            focus(p, standalone, limits[min(i, len(limits) - 1)], weights)
+            for i, p in enumerate(passages)
+        ]
     kept, notes, messages = fit_context(passages, standalone, budget)
     return Prepared(kept, messages, notes)
 

@@ -181,12 +181,11 @@ class Settings(BaseSettings):
         description="USD per million (prompt, completion) tokens by OpenAI model, for the "
         "estimated cost shown with each answer (JSON object).",
     )
-    passage_chars: int = Field(
-        default=240,
-        ge=0,
-        description="Longest passage shown to the model: each retrieved chunk is narrowed to "
-        "its sentences that best match the question (keeps prompts short and citations exact). "
-        "0 = whole chunks.",
+    passage_chars: list[int] = Field(
+        default_factory=lambda: [240],
+        description="Longest passage shown to the model, by rank (JSON list; passages past "
+        "the end get the last value): each retrieved chunk is narrowed to its sentences that "
+        "best match the question (keeps prompts short and citations exact). 0 = whole chunk.",
     )
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are rejected with a clear error."
@@ -207,6 +206,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown provider {value!r}; valid providers: {', '.join(PROVIDER_NAMES)}"
             )
+        return value
+
+    @field_validator("passage_chars", mode="before")
+    @classmethod
+    def _passage_chars_list(cls, value: Any) -> Any:
+        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+            value = [int(value)]
+        if isinstance(value, list) and (not value or any(int(v) < 0 for v in value)):
+            raise ValueError("passage_chars needs at least one value, none negative")
         return value
 
     @field_validator("retriever")

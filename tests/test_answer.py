@@ -15,6 +15,7 @@ from chatbot.answer import (
     fit_context,
     focus,
     is_abstention,
+    prepare,
     start_warm_up,
     stream_answer,
     warm_up,
@@ -220,3 +221,15 @@ def test_a_failed_warm_start_is_logged_without_secrets_and_not_raised(
             start_warm_up(pipeline).join(timeout=30)
     assert "warm start failed" in caplog.text and "rejected the API key" in caplog.text
     assert KEY not in caplog.text
+
+
+def test_passages_are_narrowed_by_rank(seeded: Pipeline) -> None:
+    pipeline = Pipeline.build(seeded.settings.with_overrides(passage_chars=[200, 60]))
+    prepared = prepare(pipeline, QUESTION, 3, "hybrid")
+    ranked = pipeline.retriever.retrieve(QUESTION, 3, "hybrid")
+    limit = {p.chunk_id: 200 if i == 0 else 60 for i, p in enumerate(ranked)}
+    assert len(prepared.passages) == 3
+    for passage in prepared.passages:
+        assert 0 < len(passage.text) <= limit[passage.chunk_id]
+        document = pipeline.index.document_text(passage.source)
+        assert document is not None and document[passage.start : passage.end] == passage.text
