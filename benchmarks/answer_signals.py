@@ -22,13 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from chatbot.answer import is_abstention, prepare
+from chatbot.answer import format_passages, is_abstention, prepare
 from chatbot.bench import answer_match, load_corpus, load_questions, write_corpus
 from chatbot.citations import check
 from chatbot.config import Settings
 from chatbot.pipeline import Pipeline
+from chatbot.prompts import load_prompt
 from chatbot.retrieve import bm25_tokens
 
 JUDGE_BEFORE = "\nDo the passages state the answer to this question? Reply yes or no."
@@ -62,11 +63,26 @@ def coverage(question: str, text: str, weights: dict[str, float]) -> float:
     return sum(weights.get(t, 0.0) for t in found) / total if total else 0.0
 
 
-def record(pipeline: Pipeline, question: Any) -> dict[str, Any]:
+def with_prompts(messages: list[BaseMessage], passages: Any, question: str,
+                 prompt_dir: Path | None) -> list[BaseMessage]:
+    """The same passages laid out with the answer prompts of `prompt_dir` (an experiment)."""
+    if prompt_dir is None:
+        return messages
+    system = load_prompt("answer_system", prompt_dir).template
+    user = load_prompt("answer", prompt_dir).format(
+        passages=format_passages(passages), question=question)
+    return [SystemMessage(system), HumanMessage(user)]
+
+
+def record(pipeline: Pipeline, question: Any, mapping: dict[str, str],
+           prompt_dir: Path | None = None) -> dict[str, Any]:
     settings = pipeline.settings
     prepared = prepare(pipeline, question.question, settings.k, settings.retriever)
+    prepared.messages = with_prompts(prepared.messages, prepared.passages, question.question,
+                                     prompt_dir) if prepared.messages else []
     row: dict[str, Any] = {"id": question.id, "question": question.question,
-                           "answerable": question.answerable, "answers": question.answers}
+                           "answerable": question.answerable, "answers": question.answers,
+                           "gold": question.gold_passage_ids}
     if not prepared.messages:
         row["gated"] = True
         return row
@@ -105,7 +121,7 @@ def record(pipeline: Pipeline, question: Any) -> dict[str, Any]:
     row["p_yes_after"] = yes_probability(model, after)
     row["judge_after_s"] = round(time.perf_counter() - started, 3)
     checked = check(text, passages)
-    row["citations"] = sum(1 for s in checked.sentences for _ in s.citations)
+    row["cited"] = [[mapping.get(c.source, c.source), c.text] for c in checked.citations]
     row["unsupported"] = sum(1 for s in checked.sentences if not s.supported)
     row["match"] = answer_match(text, question.answers) if question.answers else None
     return row
@@ -116,14 +132,13 @@ def collect(args: argparse.Namespace) -> None:
     questions = load_questions(args.questions, corpus)[: args.limit]
     work = Path(tempfile.mkdtemp(prefix="chatbot-signals-"))
     (work / "corpus").mkdir()
-    write_corpus(corpus, work / "corpus")
-    settings = Settings(data_dir=args.data_dir, collection=f"signals-{work.name[-8:]}".lower(),
-                        llm_provider="local", embeddings_provider="local")
+    mapping = write_corpus(corpus, work / "corpus")
+    settings = Settings(data_dir=args.data_dir, collection=f"signals-{work.name[-8:]}".lower())
     pipeline = Pipeline.build(settings)
     pipeline.index.ingest([work / "corpus"])
     with args.out.open("w", encoding="utf-8") as out:
         for done, question in enumerate(questions, 1):
-            row = record(pipeline, question)
+            row = record(pipeline, question, mapping, args.prompts)
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
             print(f"{done}/{len(questions)} {question.id}", file=sys.stderr)
@@ -172,6 +187,8 @@ def main() -> None:
     parser.add_argument("--questions", type=Path)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--limit", type=int)
+    parser.add_argument("--prompts", type=Path,
+                        help="folder with answer_system.md and answer.md to try instead")
     parser.add_argument("--data-dir", type=Path, default=Path(".chatbot"))
     parser.add_argument("--analyse", type=Path, help="print the trade-offs of a signals file")
     args = parser.parse_args()

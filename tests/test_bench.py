@@ -74,6 +74,11 @@ def test_squad_normalisation_and_answer_match() -> None:
     assert normalize_answer("«Quoted» — text…") == "quoted text"
     assert not answer_match("It was built in 18711.", ["1871"])  # whole tokens only
     assert not answer_match("No idea.", ["", "the"])  # empty after normalising never matches
+    # Digits for number words count only in the lenient variant (reported beside the strict one).
+    assert not answer_match("He forced 4 fumbles [1].", ["four"])
+    assert answer_match("He forced 4 fumbles [1].", ["four"], numbers=True)
+    assert answer_match("Four of them.", ["4"], numbers=True)
+    assert not answer_match("He forced 14 fumbles.", ["four"], numbers=True)
 
 
 def test_percentile_interpolates() -> None:
