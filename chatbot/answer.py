@@ -17,12 +17,12 @@ from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, S
 
 from chatbot.citations import check
 from chatbot.index import UnknownSourceError
+from chatbot.local_models import ModelError
 from chatbot.models import Answer, Passage
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
-from chatbot.retrieve import bm25_tokens
-from chatbot.local_models import ModelError
 from chatbot.providers import ProviderError
+from chatbot.retrieve import bm25_tokens
 from chatbot.service_errors import ModelServiceError, model_errors
 from chatbot.splitting import Span, sentences
 
@@ -219,7 +219,7 @@ def start_warm_up(pipeline: Pipeline) -> threading.Thread:
     def run() -> None:
         try:
             warm_up(pipeline)
-        except Exception as exc:  # noqa: BLE001 - background work must not crash the app
+        except Exception as exc:
             # Only our own errors' messages are known to be safe to log (no keys, no URLs).
             safe = isinstance(exc, ModelServiceError | ProviderError | ModelError)
             logger.warning("warm start failed: %s", exc if safe else type(exc).__name__)
