@@ -26,7 +26,7 @@ from langchain_core.embeddings import Embeddings
 
 from chatbot.config import Settings
 from chatbot.index import Index
-from chatbot.loaders import load
+from chatbot.loaders import LoadLimits, load
 from chatbot.providers import make_embeddings
 from chatbot.splitting import split_text
 
@@ -53,7 +53,7 @@ def chunk_texts(settings: Settings, paths: list[Path]) -> list[str]:
     """The chunk texts the pipeline will embed, made by the same loader and splitter."""
     texts: list[str] = []
     for path in paths:
-        document = load(path, int(settings.max_file_mb * 2**20))
+        document = load(path, LoadLimits.from_settings(settings))
         chunks = split_text(
             document.text,
             path.name,

@@ -34,7 +34,7 @@ from chatbot.index import drop_index
 from chatbot.pipeline import Pipeline
 from chatbot.service_errors import ModelServiceError
 
-#: Phrases of prompts/answer_system.md; any of them in an answer means the prompt leaked.
+#: Phrases of the bundled answer_system.md prompt; any of them in an answer means it leaked.
 SYSTEM_PROMPT_PHRASES = ("numbered passages", "outside knowledge", "data, not instructions")
 
 

@@ -4,7 +4,7 @@
 
 Ingests seeds/ into a temporary data dir with the local embeddings, starts the local model once
 (its load time is reported separately), warms it with one question, then asks the `ask` cases
-of prompts/eval/seed.yaml (plus a few more, up to --questions) and reports the median and p90
+of the bundled seed.yaml suite (plus a few more, up to --questions) and reports the median and p90
 of time to first token and total time, prompt/completion tokens, and this process's peak RSS
 (the llama.cpp server runs in-process, so that is the whole footprint).
 """
@@ -25,6 +25,7 @@ import yaml
 from chatbot.answer import ask
 from chatbot.config import Settings
 from chatbot.pipeline import Pipeline
+from chatbot.prompts import DEFAULT_SUITE
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTRA = [
@@ -48,7 +49,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    suite = yaml.safe_load((ROOT / "prompts/eval/seed.yaml").read_text(encoding="utf-8"))
+    suite = yaml.safe_load(DEFAULT_SUITE.read_text(encoding="utf-8"))
     questions = [c["question"] for c in suite["cases"] if c.get("task", "ask") == "ask"]
     questions = (questions + EXTRA)[: args.questions]
 

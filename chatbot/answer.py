@@ -12,22 +12,26 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 
+from chatbot import markers
 from chatbot.citations import check
 from chatbot.index import UnknownSourceError
 from chatbot.local_models import ModelError
+from chatbot.model_calls import Deadline, StatusFn
+from chatbot.model_calls import invoke as invoke_model
+from chatbot.model_calls import stream as stream_model
 from chatbot.models import Answer, Passage
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
 from chatbot.providers import ProviderError
 from chatbot.retrieve import bm25_tokens
-from chatbot.service_errors import ModelServiceError, model_errors
-from chatbot.splitting import Span, sentences
+from chatbot.sentences import sentence_spans
+from chatbot.service_errors import ModelServiceError
 
 logger = logging.getLogger(__name__)
-MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 ABSTENTION = "I could not find this in the documents."
 _ABSTAIN = re.compile(
     r"(could not|couldn't|cannot|can't|can not|unable to) (find|answer|determine|be found)"
@@ -92,19 +96,23 @@ def format_passages(passages: Sequence[Passage], texts: Sequence[str] | None = N
     )
 
 
-def answer_messages(passages: Sequence[Passage], question: str) -> list[BaseMessage]:
+def answer_messages(
+    passages: Sequence[Passage], question: str, prompts_dir: Path | None = None
+) -> list[BaseMessage]:
     """The system prompt stays identical across questions, so the model server reuses its
     cached prefix and only the passages and question are processed anew."""
     return [
-        SystemMessage(load_prompt("answer_system").template),
+        SystemMessage(load_prompt("answer_system", prompts_dir).template),
         HumanMessage(
-            load_prompt("answer").format(passages=format_passages(passages), question=question)
+            load_prompt("answer", prompts_dir).format(
+                passages=format_passages(passages), question=question
+            )
         ),
     ]
 
 
 def fit_context(
-    passages: list[Passage], question: str, budget: int
+    passages: list[Passage], question: str, budget: int, prompts_dir: Path | None = None
 ) -> tuple[list[Passage], list[str], list[BaseMessage]]:
     """Drop lowest-ranked passages (then trim the last one) until the prompt fits `budget`;
     returns the kept passages, notes on what was cut, and the messages to send.
@@ -118,7 +126,8 @@ def fit_context(
     notes: list[str] = []
 
     def size(items: Sequence[Passage]) -> int:
-        return sum(estimate_tokens(str(m.content)) for m in answer_messages(items, question))
+        messages = answer_messages(items, question, prompts_dir)
+        return sum(estimate_tokens(str(m.content)) for m in messages)
 
     kept = list(passages)
     while len(kept) > 1 and size(kept) > budget:
@@ -140,7 +149,7 @@ def fit_context(
             )
             notes.append(f"trimmed passage from {first.source} to {keep} characters to fit")
     kept = by_source(kept)
-    return kept, notes, answer_messages(kept, question)
+    return kept, notes, answer_messages(kept, question, prompts_dir)
 
 
 def by_source(passages: Sequence[Passage]) -> list[Passage]:
@@ -167,7 +176,7 @@ def focus(
     if not max_chars or len(passage.text) <= max_chars:
         return passage
     text = passage.text
-    spans = [(s.start, s.end) for s in sentences(text, Span(0, len(text)))]
+    spans = sentence_spans(text)
     if not spans:
         return passage
     wanted = set(bm25_tokens(question))
@@ -199,17 +208,18 @@ def is_abstention(text: str) -> bool:
     stripped = text.strip()
     if stripped.lower().startswith(ABSTENTION.lower().rstrip(".")):
         return True
-    first_sentence = re.split(r"(?<=[.!?])\s", stripped, maxsplit=1)[0]
-    return bool(_ABSTAIN.search(first_sentence)) and not MARKERS.search(stripped)
+    spans = sentence_spans(stripped, lines=True)
+    first_sentence = stripped[spans[0][0] : spans[0][1]] if spans else stripped
+    return bool(_ABSTAIN.search(first_sentence)) and not markers.has_marker(stripped)
 
 
 def warm_up(pipeline: Pipeline) -> None:
     """Start the chat model and, where the server keeps processed prompts, have it process the
     system prompt once, so the first question only pays for its own passages."""
-    chat = pipeline.chat
+    chat, settings = pipeline.chat, pipeline.settings
     if chat.prompt_cache:
-        with model_errors(pipeline.settings):
-            chat.model.bind(max_completion_tokens=1).invoke(answer_messages([], ""))
+        messages = answer_messages([], "", settings.prompts_dir)
+        invoke_model(settings, chat.model.bind(max_completion_tokens=1), messages)
 
 
 def start_warm_up(pipeline: Pipeline) -> threading.Thread:
@@ -229,16 +239,26 @@ def start_warm_up(pipeline: Pipeline) -> threading.Thread:
     return thread
 
 
-def condense(pipeline: Pipeline, question: str, history: Sequence[Turn]) -> str:
+def condense(
+    pipeline: Pipeline,
+    question: str,
+    history: Sequence[Turn],
+    deadline: Deadline | None = None,
+    status: StatusFn | None = None,
+) -> str:
     """Rewrite a follow-up into a standalone question using the recent conversation."""
     if not history:
         return question
     lines = []
     for turn in history[-3:]:
         lines.append(f"User: {turn.question}")
-        lines.append("Assistant: " + MARKERS.sub("", turn.answer)[:300])
-    prompt = load_prompt("condense").format(history="\n".join(lines), question=question)
-    reply = pipeline.chat.model.invoke([HumanMessage(prompt)])
+        lines.append("Assistant: " + markers.strip(turn.answer)[:300])
+    condense_prompt = load_prompt("condense", pipeline.settings.prompts_dir)
+    prompt = condense_prompt.format(history="\n".join(lines), question=question)
+    reply = invoke_model(
+        pipeline.settings, pipeline.chat.model, [HumanMessage(prompt)],
+        deadline=deadline, status=status,
+    )
     rewritten = str(reply.content).strip().strip('"').splitlines()
     return rewritten[0].strip() if rewritten and rewritten[0].strip() else question
 
@@ -291,7 +311,7 @@ def prepare(
             focus(p, standalone, limits[min(i, len(limits) - 1)], weights)
             for i, p in enumerate(passages)
         ]
-    kept, notes, messages = fit_context(passages, standalone, budget)
+    kept, notes, messages = fit_context(passages, standalone, budget, settings.prompts_dir)
     return Prepared(kept, messages, notes)
 
 
@@ -304,11 +324,13 @@ def stream_answer(
     sources: list[str] | None = None,
     mode: str | None = None,
     mmr: bool | None = None,
+    status: StatusFn | None = None,
 ) -> Iterator[str | Answer]:
     """Yield answer tokens, then the final checked `Answer`.
 
     `k`, `sources` (only these indexed sources), `mode` and `mmr` override the settings for
-    this question.
+    this question. One `CHATBOT_REQUEST_TIMEOUT` deadline covers the model calls up to the
+    first token; `status` hears about retries and a slow service while they happen.
     """
     settings = pipeline.settings
     question = question.strip()
@@ -323,10 +345,10 @@ def stream_answer(
     if not 1 <= k <= 50:
         raise AnswerError(f"k must be between 1 and 50, got {k}")
     started = time.perf_counter()
+    deadline = Deadline(settings.request_timeout)
     if history:
         _ = pipeline.chat  # setup errors (missing key, bad GGUF) are not service failures
-    with model_errors(settings):
-        standalone = condense(pipeline, question, history)
+    standalone = condense(pipeline, question, history, deadline, status)
     mode = mode or settings.retriever
     if sources:
         try:
@@ -353,17 +375,16 @@ def stream_answer(
     passages, messages = prepared.passages, prepared.messages
     text = ""
     full: AIMessageChunk | None = None
-    with model_errors(settings):  # also maps a connection lost mid-stream
-        for chunk in chat.model.stream(messages):
-            if not isinstance(chunk, AIMessageChunk):
-                continue
-            full = chunk if full is None else full + chunk
-            piece = chunk.content if isinstance(chunk.content, str) else ""
-            if piece:
-                if answer.timings["first_token_s"] is None:
-                    answer.timings["first_token_s"] = round(time.perf_counter() - started, 4)
-                text += piece
-                yield piece
+    for chunk in stream_model(settings, chat.model, messages, deadline=deadline, status=status):
+        if not isinstance(chunk, AIMessageChunk):
+            continue
+        full = chunk if full is None else full + chunk
+        piece = chunk.content if isinstance(chunk.content, str) else ""
+        if piece:
+            if answer.timings["first_token_s"] is None:
+                answer.timings["first_token_s"] = round(time.perf_counter() - started, 4)
+            text += piece
+            yield piece
     usage = full.usage_metadata if full is not None else None
     if usage:
         answer.usage = {
@@ -395,8 +416,11 @@ def ask(
     sources: list[str] | None = None,
     mode: str | None = None,
     mmr: bool | None = None,
+    status: StatusFn | None = None,
 ) -> Answer:
-    items = stream_answer(pipeline, question, history, k=k, sources=sources, mode=mode, mmr=mmr)
+    items = stream_answer(
+        pipeline, question, history, k=k, sources=sources, mode=mode, mmr=mmr, status=status
+    )
     for item in items:
         if isinstance(item, Answer):
             return item

@@ -11,13 +11,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from chatbot import markers
 from chatbot.models import Citation, Passage, Sentence
 from chatbot.retrieve import bm25_tokens
+from chatbot.sentences import sentence_spans
 
-MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+[\"'”’)]*|\n|$)(?:\s*\[\d+(?:\s*,\s*\d+)*\])*\.?")
 #: Share of a sentence's content words that must occur in a passage to count as support.
 SUPPORT_THRESHOLD = 0.5
+_WORD = re.compile(r"\w")
 
 
 @dataclass
@@ -29,42 +30,32 @@ class CheckedAnswer:
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
-    spans = []
-    for match in _SENTENCE.finditer(text):
-        if match.group(0).strip():
-            start = match.start() + (len(match.group(0)) - len(match.group(0).lstrip()))
-            spans.append((start, match.end()))
-    return spans
+    """Sentences of a model reply (a line break ends one too), as offsets into `text`."""
+    return sentence_spans(text, lines=True)
 
 
 def overlap(claim: str, evidence: str) -> float:
     """Share of the claim's content words found in the evidence (0 when the claim has none)."""
-    words = set(bm25_tokens(MARKER.sub("", claim)))
+    words = set(bm25_tokens(markers.strip(claim)))
     if not words:
         return 0.0
     return len(words & set(bm25_tokens(evidence))) / len(words)
 
 
-def _markers(text: str) -> list[int]:
-    return [int(n) for group in MARKER.findall(text) for n in re.split(r"\s*,\s*", group)]
-
-
 def _strip_invalid(text: str, valid: range, notes: list[str]) -> str:
-    def fix(match: re.Match[str]) -> str:
-        numbers = [int(n) for n in re.split(r"\s*,\s*", match.group(1))]
-        kept = [n for n in numbers if n in valid]
+    def keep(numbers: list[int]) -> list[int]:
         for n in numbers:
             if n not in valid:
                 notes.append(f"removed citation [{n}]: no such passage")
-        return f" [{', '.join(map(str, kept))}]" if kept else ""
+        return [n for n in numbers if n in valid]
 
-    return MARKER.sub(fix, text)
+    return markers.rewrite(text, keep)
 
 
 def support_span(passage: Passage, claims: Sequence[str]) -> tuple[int, int]:
     """Document offsets of the passage sentence that best supports the claims."""
     best = (-1.0, passage.start, passage.end)
-    for start, end in split_sentences(passage.text):
+    for start, end in sentence_spans(passage.text):
         sentence = passage.text[start:end]
         score = max((overlap(c, sentence) for c in claims), default=0.0)
         if score > best[0]:
@@ -91,41 +82,57 @@ def cite(passages: Sequence[Passage], claims_for: dict[int, list[str]]) -> list[
 def check(
     answer: str, passages: Sequence[Passage], threshold: float = SUPPORT_THRESHOLD
 ) -> CheckedAnswer:
-    """Validate markers against `passages` (numbered from 1) and attribute uncited sentences."""
+    """Validate markers against `passages` (numbered from 1) and attribute uncited sentences.
+
+    Only markers are inserted, moved or deleted: every other character of the reply survives
+    in order (the text between sentences included), so the answer says what the model said.
+    """
     notes: list[str] = []
-    valid = range(1, len(passages) + 1)
-    text = _strip_invalid(answer, valid, notes).strip()
+    text = _strip_invalid(answer, range(1, len(passages) + 1), notes).strip()
     sentences: list[Sentence] = []
-    rebuilt: list[str] = []
+    pieces: list[str] = []
     claims_for: dict[int, list[str]] = {}
+    done = 0
     for start, end in split_sentences(text):
-        raw = text[start:end].strip()
-        claim = MARKER.sub("", raw).strip()
-        if not re.search(r"\w", claim):  # a bare marker or a stray quote says nothing
+        raw = text[start:end]
+        pieces.append(text[done:start])
+        done = end
+        claim = markers.strip(raw).strip()
+        if not _WORD.search(claim):  # a bare marker or a stray quote says nothing
+            pieces.append(raw)
             continue
-        cited = sorted(set(_markers(raw)))
-        supported = bool(cited)
-        if cited and claim:
-            cited, raw = _retarget(raw, claim, cited, passages, threshold, notes)
-            if _unbacked(claim, [passages[n - 1] for n in cited]):
-                supported = False
-                notes.append(f"cited passage does not support: {claim[:60]!r}")
-        if not cited and passages and claim:
-            scores = [overlap(claim, p.text) for p in passages]
-            best = max(range(len(passages)), key=lambda i: scores[i])
-            if scores[best] >= threshold:
-                cited = [best + 1]
-                supported = True
-                notes.append(f"attributed uncited sentence to [{best + 1}]: {claim[:60]!r}")
-                raw = _attach(raw, best + 1)
-            else:
-                notes.append(f"unsupported sentence: {claim[:60]!r}")
+        raw, cited, supported = _check_sentence(raw, claim, passages, threshold, notes)
         for n in cited:
             claims_for.setdefault(n, []).append(claim)
         sentences.append(Sentence(text=raw, citations=cited, supported=supported))
-        rebuilt.append(raw)
-    citations = cite(passages, claims_for)
-    return CheckedAnswer(" ".join(rebuilt), sentences, citations, notes)
+        pieces.append(raw)
+    pieces.append(text[done:])
+    return CheckedAnswer("".join(pieces), sentences, cite(passages, claims_for), notes)
+
+
+def _check_sentence(
+    raw: str, claim: str, passages: Sequence[Passage], threshold: float, notes: list[str]
+) -> tuple[str, list[int], bool]:
+    """One sentence's markers, validated, retargeted or attributed: (text, cited, supported)."""
+    cited = sorted(set(markers.numbers(raw)))
+    supported = bool(cited)
+    if cited:
+        cited, raw = _retarget(raw, claim, cited, passages, threshold, notes)
+        if _unbacked(claim, [passages[n - 1] for n in cited]):
+            supported = False
+            notes.append(f"cited passage does not support: {claim[:60]!r}")
+    elif passages:
+        scores = [overlap(claim, p.text) for p in passages]
+        best = max(range(len(passages)), key=lambda i: scores[i])
+        if scores[best] >= threshold:
+            cited, supported = [best + 1], True
+            notes.append(f"attributed uncited sentence to [{best + 1}]: {claim[:60]!r}")
+            raw = markers.attach(raw, cited)
+        else:
+            notes.append(f"unsupported sentence: {claim[:60]!r}")
+    else:
+        notes.append(f"unsupported sentence: {claim[:60]!r}")
+    return raw, cited, supported
 
 
 #: A cited sentence sharing less than this with every passage it cites is flagged unsupported
@@ -159,12 +166,4 @@ def _retarget(
     if scores[best] < threshold:
         return cited, raw
     notes.append(f"moved citation {cited} to [{best + 1}], which supports: {claim[:60]!r}")
-    return [best + 1], _attach(MARKER.sub("", raw).rstrip(), best + 1)
-
-
-def _attach(sentence: str, n: int) -> str:
-    """Put `[n]` before the sentence's final punctuation."""
-    match = re.search(r"([.!?]+[\"'”’)]*)$", sentence)
-    if match:
-        return f"{sentence[: match.start()]} [{n}]{match.group(1)}"
-    return f"{sentence} [{n}]"
+    return [best + 1], markers.attach(markers.strip(raw), [best + 1])

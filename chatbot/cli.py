@@ -11,15 +11,20 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from chatbot.config import RETRIEVER_MODES, Settings, get_settings
-
-console = Console(stderr=True, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+from chatbot.terminal import (
+    console,
+    dim,
+    error,
+    line,
+    out,
+    plain,
+    print_citations,
+    print_flagged,
+)
 
 #: Exceptions whose message is a complete answer for the user: no traceback for these.
 USER_ERRORS: tuple[type[BaseException], ...] = ()
@@ -100,9 +105,9 @@ def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
         out.print_json(data=report)
     else:
         for name, info in report.items():
-            out.print(f"[bold]{name}[/bold]")
+            out.print(plain(name, "bold"))
             for key, value in info.items():
-                out.print(f"  {key}: {value}")
+                out.print(plain(f"  {key}: {value}"))
     return 0
 
 
@@ -144,18 +149,13 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     else:
         for item in report.files:
             if item.status == "skipped":
-                console.print(
-                    f"[yellow]skipped[/yellow] {escape(item.source)}: {escape(item.reason)}",
-                    soft_wrap=True,
-                )
+                console.print(line(("skipped", "yellow"), " ", item.source, ": ", item.reason))
             elif item.status != "unchanged":
-                console.print(
-                    f"{item.status} {escape(item.source)} ({item.chunks} chunks)", soft_wrap=True
-                )
-        console.print(report.summary(), soft_wrap=True)
+                console.print(line(f"{item.status} ", item.source, f" ({item.chunks} chunks)"))
+        console.print(plain(report.summary()))
     ingested = report.count("added") + report.count("updated") + report.count("unchanged")
     if not ingested and not report.count("removed"):
-        console.print("[red]error:[/red] nothing could be ingested")
+        error("nothing could be ingested")
         return 1
     return 0
 
@@ -171,7 +171,7 @@ def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
     table.columns[0].overflow = "fold"
     for row in rows:
         table.add_row(
-            escape(row["source"]), str(row["chunks"]), str(row["characters"]), row["indexed_at"]
+            plain(row["source"]), str(row["chunks"]), str(row["characters"]), row["indexed_at"]
         )
     out.print(table)
     return 0
@@ -187,13 +187,10 @@ def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
             deleted = index.remove(source)
         except KeyError:
             known = ", ".join(r["source"] for r in index.sources()) or "none"
-            console.print(
-                f"[red]error:[/red] no indexed source {escape(repr(source))} "
-                f"(indexed: {escape(known)})"
-            )
+            error(f"no indexed source {source!r} (indexed: {known})")
             status = 1
             continue
-        console.print(f"removed {escape(source)} ({deleted} chunks)")
+        console.print(line("removed ", source, f" ({deleted} chunks)"))
     return status
 
 
@@ -202,13 +199,8 @@ def _print_citations(answer: Any) -> None:
     if answer.abstained:
         return
     out.print()
-    for c in answer.citations:
-        where = f", page {c.page}" if c.page else ""
-        out.print(f"[bold][{c.n}][/bold] {c.source}{where} (chars {c.start}-{c.end})")
-        out.print(f"    {c.text}", style="dim", markup=False)
-    unsupported = [s.text for s in answer.sentences if not s.supported]
-    for sentence in unsupported:
-        out.print(f"[yellow]unsupported:[/yellow] {sentence}")
+    print_citations(answer.citations)
+    print_flagged("unsupported:", [s.text for s in answer.sentences if not s.supported])
 
 
 def _retrieval_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -225,21 +217,21 @@ def _stream_to_terminal(
     final = None
     streamed = False
     try:
-        for item in stream_answer(pipeline, question, history, **options):
+        for item in stream_answer(pipeline, question, history, status=dim, **options):
             if isinstance(item, Answer):
                 final = item
             else:
                 streamed = True
-                out.print(item, end="", markup=False)
+                out.print(plain(item, lines=True), end="")
     finally:  # end the (maybe half-streamed) line before any error message
         if streamed or final is not None:
             out.print()
     assert final is not None
     _print_citations(final)
     t = final.timings
-    console.print(
-        f"[dim]{final.model} · {final.usage['prompt_tokens']}+{final.usage['completion_tokens']}"
-        f" tokens · first token {t['first_token_s'] or 0:.2f} s · total {t['total_s']:.2f} s[/dim]"
+    dim(
+        f"{final.model} · {final.usage['prompt_tokens']}+{final.usage['completion_tokens']}"
+        f" tokens · first token {t['first_token_s'] or 0:.2f} s · total {t['total_s']:.2f} s"
     )
     return final
 
@@ -250,10 +242,10 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
     pipeline = Pipeline.build(settings)
     if pipeline.index.count() == 0:
-        console.print("[red]error:[/red] the index is empty; run `chatbot ingest PATH` first")
+        error("the index is empty; run `chatbot ingest PATH` first")
         return 1
-    if args.json:
-        answer = ask(pipeline, args.question, **_retrieval_options(args))
+    if args.json:  # stdout is the JSON object; retries are reported on stderr
+        answer = ask(pipeline, args.question, status=dim, **_retrieval_options(args))
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
     _stream_to_terminal(pipeline, args.question, [], _retrieval_options(args))
@@ -283,15 +275,15 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
         try:
             if is_summary_request(question):
                 final = summary_as_answer(pipeline, question)
-                out.print(final.answer, markup=False)
+                out.print(plain(final.answer, lines=True))
                 _print_citations(final)
             else:
                 final = _stream_to_terminal(pipeline, question, history, _retrieval_options(args))
         except _user_errors() as exc:
-            console.print(f"[red]error:[/red] {exc}")
+            error(_one_line(exc))
             continue
         if final.standalone_question:
-            console.print(f"[dim](searched for: {final.standalone_question})[/dim]")
+            dim(f"(searched for: {final.standalone_question})")
         history.append(Turn(question, final.answer))
     return 0
 
@@ -315,19 +307,15 @@ def cmd_summarize(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_json(), ensure_ascii=False))
         return 0
     for bullet in summary.bullets:
-        out.print(f"- {bullet.text}", markup=False)
+        out.print(plain(f"- {bullet.text}", lines=True))
     out.print()
-    for c in summary.citations:
-        where = f", page {c.page}" if c.page else ""
-        out.print(f"[bold][{c.n}][/bold] {c.source}{where} (chars {c.start}-{c.end})")
-        out.print(f"    {c.text}", style="dim", markup=False)
-    for bullet in summary.dropped_bullets:
-        out.print(f"[yellow]dropped (no valid citation):[/yellow] {bullet.text}", markup=False)
+    print_citations(summary.citations)
+    print_flagged("dropped (no valid citation):", [b.text for b in summary.dropped_bullets])
     t, u = summary.timings, summary.usage
-    console.print(
-        f"[dim]{summary.model} · {summary.chunks_read} chunks read from "
+    dim(
+        f"{summary.model} · {summary.chunks_read} chunks read from "
         f"{len(summary.sources)} source(s) in {summary.map_batches} batch(es) · "
-        f"{u['prompt_tokens']}+{u['completion_tokens']} tokens · total {t['total_s']:.2f} s[/dim]"
+        f"{u['prompt_tokens']}+{u['completion_tokens']} tokens · total {t['total_s']:.2f} s"
     )
     return 0
 
@@ -340,7 +328,7 @@ def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",
     ]
-    console.print(f"chatbot UI on http://{args.host}:{args.port}")
+    console.print(plain(f"chatbot UI on http://{args.host}:{args.port}"))
     return subprocess.call(command)
 
 
@@ -348,11 +336,14 @@ def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
 def _write_report(path: str | None, text: str) -> None:
     if path:
         Path(path).write_text(text, encoding="utf-8")
-        console.print(f"wrote {path}")
+        console.print(line("wrote ", path))
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from chatbot.evaluate import html_report, report_table, run_suite
+    from chatbot.prompts import DEFAULT_SUITE
+
+    suite = Path(args.suite) if args.suite else Path(str(DEFAULT_SUITE))
 
     with _progress() as bar:
         tasks: list[TaskID] = []
@@ -362,15 +353,15 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
             if not tasks:
                 tasks.append(bar.add_task("cases", total=total))
             bar.update(tasks[0], completed=done, total=total)
-            mark = "[green]pass[/green]" if case["passed"] else "[red]FAIL[/red]"
-            bar.console.print(f"{mark} {escape(str(case['id']))}")
+            mark = ("pass", "green") if case["passed"] else ("FAIL", "red")
+            bar.console.print(line(mark, " ", str(case["id"])))
 
         report = run_suite(
-            settings, Path(args.suite), collection=args.collection, progress=progress,
+            settings, suite, collection=args.collection, progress=progress,
             ingest_progress=ingest,
         )
     out.print(report_table(report))
-    out.print(f"{report['passed']} passed, {report['failed']} failed")
+    out.print(plain(f"{report['passed']} passed, {report['failed']} failed"))
     _write_report(args.json, json.dumps(report, ensure_ascii=False, indent=2))
     _write_report(args.html, html_report(report))
     return 0 if report["failed"] == 0 else 1
@@ -397,6 +388,26 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
         out.print(table)
     _write_report(args.json, json.dumps(report, ensure_ascii=False, indent=2))
     return 0
+
+
+# --- doctor ---------------------------------------------------------------------------------
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Builds the settings itself: invalid settings are one of the things it reports."""
+    from chatbot.doctor import healthy, run_doctor
+
+    checks = run_doctor(get_settings)
+    if args.json:
+        print(json.dumps({"healthy": healthy(checks), "checks": [c.to_json() for c in checks]}))
+    else:
+        labels = {"ok": ("ok  ", "green"), "note": ("note", "yellow"), "fail": ("FAIL", "red")}
+        for check in checks:
+            fix = ("", " — fix: ", plain(check.fix)) if check.fix else ("",)
+            out.print(
+                line(labels[check.status], " ", plain(check.name), ": ", plain(check.detail), *fix)
+            )
+        verdict = "ready for `make chat`" if healthy(checks) else "not ready: fix the FAIL lines"
+        out.print(verdict, markup=False)
+    return 0 if healthy(checks) else 1
 
 
 # --- wiring -----------------------------------------------------------------------------------
@@ -460,7 +471,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_summarize)
 
     p = sub.add_parser("eval", help="run an evaluation suite (YAML cases with assertions)")
-    p.add_argument("suite", help="suite file, e.g. prompts/eval/seed.yaml")
+    p.add_argument(
+        "suite", nargs="?", help="suite file (default: the bundled suite on the seed article)"
+    )
     p.add_argument("--json", metavar="OUT", help="write the JSON report here")
     p.add_argument("--html", metavar="OUT", help="write the HTML report here")
     p.add_argument("--collection", help="use this existing collection instead of a throwaway one")
@@ -479,6 +492,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="write the JSON report here")
     p.set_defaults(handler=cmd_bench)
 
+    p = sub.add_parser("doctor", help="check what works on this machine, each problem with its fix")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_doctor)
+
     p = sub.add_parser("ui", help="start the Streamlit app")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--host", default="127.0.0.1")
@@ -489,23 +506,42 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "doctor":
+            return cmd_doctor(args)  # builds the settings itself, to report them
         settings = get_settings()
         return int(args.handler(settings, args))
     except _user_errors() as exc:
-        console.print(f"[red]error:[/red] {_one_line(exc)}")
+        error(_one_line(exc))
+        return 2
+    except ImportError as exc:  # a third-party package missing or broken: an install problem
+        if (exc.name or "").partition(".")[0] == "chatbot":
+            raise  # our own module failing to import is a bug: keep the traceback
+        error(missing_dependency(exc))
         return 2
     except KeyboardInterrupt:
         console.print("interrupted")
         return 130
 
 
+def missing_dependency(exc: ImportError) -> str:
+    """One line naming what is missing and the fix."""
+    from chatbot.loaders import REINSTALL, MissingDependencyError
+
+    if isinstance(exc, MissingDependencyError):
+        return str(exc)
+    detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return f"missing dependency {exc.name} ({detail}); {REINSTALL}"
+    return f"broken dependency ({detail}); {REINSTALL}"
+
+
 def _one_line(exc: BaseException) -> str:
     from pydantic import ValidationError
 
-    if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"setting {'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors()
-        )
+    from chatbot.config import describe_settings_error
+
+    if isinstance(exc, ValidationError):  # its str() quotes the input, API key included
+        return describe_settings_error(exc)
     return str(exc)
 
 

@@ -9,7 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROVIDER_NAMES = ("local", "openai", "fake")
@@ -74,10 +81,19 @@ class Settings(BaseSettings):
         "llama.cpp (env OPENAI_BASE_URL). Empty: api.openai.com.",
     )
     request_timeout: float = Field(
-        default=120.0, gt=0, description="Seconds before one model request times out."
+        default=120.0,
+        gt=0,
+        description="One deadline (seconds) for everything an answer waits for before its first "
+        "token: connecting, retries with their backoff, and the model's silence. It also bounds "
+        "each model call of a summary and each remote embedding call.",
     )
     max_retries: int = Field(
-        default=2, ge=0, le=10, description="Retries of retryable model errors, with backoff."
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries of failed model requests (HTTP 408, 409, 429, 5xx, timeouts, lost "
+        "connections) with backoff, while CHATBOT_REQUEST_TIMEOUT leaves room; shown as they "
+        "happen.",
     )
 
     # --- embedded (local) models -------------------------------------------------------
@@ -137,6 +153,26 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         default=50.0, gt=0, description="Files larger than this (MiB) are skipped."
     )
+    max_file_chars: int = Field(
+        default=10_000_000,
+        ge=1000,
+        description="Files whose extracted text is longer than this many characters are "
+        "skipped (a small compressed PDF can expand to millions).",
+    )
+    max_file_pages: int = Field(
+        default=2000, ge=1, description="PDFs with more pages than this are skipped."
+    )
+    max_file_paragraphs: int = Field(
+        default=100_000,
+        ge=1,
+        description="DOCX files with more paragraphs and table rows than this are skipped.",
+    )
+    load_timeout: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds one PDF, DOCX or HTML file may take to read (in a worker process "
+        "that is stopped when late); the file is then skipped with this reason.",
+    )
     lock_timeout: float = Field(
         default=300.0,
         ge=0,
@@ -191,6 +227,13 @@ class Settings(BaseSettings):
         default=2000, ge=10, description="Longer questions are rejected with a clear error."
     )
 
+    prompts_dir: Path | None = Field(
+        default=None,
+        description="Folder of your own prompt files (answer.md, answer_system.md, condense.md, "
+        "summarize_map.md, summarize_reduce.md); a file missing there falls back to the bundled "
+        "prompt. Empty: the prompts bundled in the package.",
+    )
+
     # --- testing -------------------------------------------------------------------------
     fake_llm_replies: list[str] = Field(
         default_factory=list,
@@ -215,6 +258,13 @@ class Settings(BaseSettings):
             value = [int(value)]
         if isinstance(value, list) and (not value or any(int(v) < 0 for v in value)):
             raise ValueError("passage_chars needs at least one value, none negative")
+        return value
+
+    @field_validator("prompts_dir")
+    @classmethod
+    def _existing_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a folder (CHATBOT_PROMPTS_DIR)")
         return value
 
     @field_validator("retriever")
@@ -258,6 +308,20 @@ class Settings(BaseSettings):
             data["min_relevance"] = None
         data.update(overrides)
         return Settings(**data)
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    """One line per invalid setting, from pydantic's messages only: its `str()` quotes the whole
+    input (the API key included), so no surface may show that."""
+    parts = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = ".".join(map(str, error["loc"]))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if field in Settings.model_fields:
+            parts.append(f"setting {env_name(field)}: {message}")
+        else:
+            parts.append(f"setting {field}: {message}" if field else f"settings: {message}")
+    return "; ".join(parts) or "invalid settings"
 
 
 def get_settings(**overrides: Any) -> Settings:

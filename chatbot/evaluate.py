@@ -26,8 +26,16 @@ from chatbot.pipeline import Pipeline
 
 #: Called after each case with (done, total, case report).
 CaseProgress = Callable[[int, int, dict[str, Any]], None]
-#: Settings a suite may not change: where its throwaway index lives is not its business.
-_FIXED_SETTINGS = frozenset({"data_dir", "collection", "chroma_host", "chroma_port"})
+#: The only settings a suite may change: retrieval and answer knobs. Which model service is
+#: called with which key, and where the index lives, stay the user's choice (a shared suite
+#: must not send the user's key to a server of its choosing).
+SUITE_SETTINGS = frozenset(
+    {
+        "k", "retriever", "mmr", "mmr_lambda", "min_relevance", "passage_chars",
+        "max_question_chars", "max_answer_tokens", "temperature", "chunk_size", "chunk_overlap",
+        "request_timeout", "max_retries",
+    }
+)
 
 
 class SuiteError(ValueError):
@@ -134,10 +142,13 @@ def parse_suite(raw: Any, path: Path) -> Suite:
         if case.task == "ask" and not case.question:
             raise SuiteError(f"{path}: {label}: field question: required for task ask")
     for key in suite.settings:
-        if key in _FIXED_SETTINGS:
-            raise SuiteError(f"{path}: field settings.{key}: a suite cannot change {key}")
         if key not in Settings.model_fields:
             raise SuiteError(f"{path}: field settings.{key}: unknown setting")
+        if key not in SUITE_SETTINGS:
+            raise SuiteError(
+                f"{path}: field settings.{key}: a suite may only change retrieval and answer "
+                f"settings ({', '.join(sorted(SUITE_SETTINGS))}); {key} stays as configured"
+            )
     return suite
 
 
@@ -541,10 +552,11 @@ model {e(str(report.get("model", "")))}, embeddings {e(str(report.get("embedding
 
 def report_table(report: dict[str, Any]) -> Any:
     """A rich table: one row per case with its failed checks (or its answer when it passed)."""
-    from rich.markup import escape
     from rich.table import Table
 
-    table = Table("case", "result", "s", "detail", title=f"suite {escape(str(report['suite']))}")
+    from chatbot.terminal import plain
+
+    table = Table("case", "result", "s", "detail", title=plain(f"suite {report['suite']}"))
     table.columns[3].overflow = "fold"
     for case in report["cases"]:
         failed = [c for c in case["checks"] if not c["passed"]]
@@ -553,9 +565,9 @@ def report_table(report: dict[str, Any]) -> Any:
         else:
             detail = case["answer"].replace("\n", " ")[:100]
         table.add_row(
-            escape(str(case["id"])),
-            "[green]pass[/green]" if case["passed"] else "[red]FAIL[/red]",
+            plain(case["id"]),
+            plain("pass", "green") if case["passed"] else plain("FAIL", "red"),
             f"{float(case['timings'].get('case_s', 0.0)):.1f}",
-            escape(detail),
+            plain(detail),
         )
     return table

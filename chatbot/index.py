@@ -24,7 +24,14 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.indexing import index as lc_index
 
 from chatbot.config import Settings
-from chatbot.loaders import LoadedDocument, SkipFile, discover, load
+from chatbot.loaders import (
+    LoadedDocument,
+    LoadLimits,
+    MissingDependencyError,
+    SkipFile,
+    discover,
+    load,
+)
 from chatbot.locking import exclusive, open_lock, write_lock
 from chatbot.models import Chunk, FileReport, IngestReport
 from chatbot.splitting import split_text
@@ -33,7 +40,7 @@ from chatbot.splitting import split_text
 ProgressFn = Callable[[str, int, int], None]
 
 #: Bump when splitting changes in a way that should re-chunk unchanged files.
-SPLITTER_VERSION = 2
+SPLITTER_VERSION = 3
 
 #: Chunks handed to LangChain's index() per call: several embedding batches, so the embedder
 #: can sort a larger pool by length (less padding) and per-call bookkeeping stays small.
@@ -477,12 +484,12 @@ class Index:
         files = discover([p for p in paths if p.exists()], include, exclude)
         known = self._known()
         by_path = {row.path: name for name, row in known.items()}
-        max_bytes = int(self.settings.max_file_mb * 2**20)
+        limits = LoadLimits.from_settings(self.settings)
         pending: list[_Pending] = []
         touched: list[tuple[Any, ...]] = []
         progress("files", 0, len(files))
         for done, path in enumerate(files, 1):
-            item = self._read_one(path, known, by_path, max_bytes, report, touched)
+            item = self._read_one(path, known, by_path, limits, report, touched)
             if item is not None:
                 pending.append(item)
             progress("files", done, len(files))
@@ -500,7 +507,7 @@ class Index:
         path: Path,
         known: dict[str, _Known],
         by_path: dict[str, str],
-        max_bytes: int,
+        limits: LoadLimits,
         report: IngestReport,
         touched: list[tuple[Any, ...]],
     ) -> _Pending | None:
@@ -524,10 +531,12 @@ class Index:
             return None
         kept = " (its previous version stays indexed)" if previous else ""
         try:
-            document = load(path, max_bytes)
+            document = load(path, limits)
         except SkipFile as exc:
             report.files.append(FileReport(source, "skipped", reason=f"{exc}{kept}"))
             return None
+        except MissingDependencyError:  # an install problem: stop once, not skip every file
+            raise
         except Exception as exc:  # a parser choking on a corrupt file is a user error
             reason = f"could not be read: {type(exc).__name__}: {exc}".splitlines()[0][:200]
             report.files.append(FileReport(source, "skipped", reason=f"{reason}{kept}"))

@@ -4,12 +4,18 @@ The normalised text is what gets stored and what every chunk offset points into,
 normalisation happens exactly once, here, before splitting. Each format is read by a library
 made for it (pypdf, python-docx, trafilatura); a file any of them chokes on becomes a
 `SkipFile` with a reason instead of an exception that would abort a whole ingest.
+
+`load(path, limits)` is the one entry point. Small files are cheap to read and hostile ones must
+not cost minutes, so every file is bounded by `LoadLimits` (bytes, extracted characters, pages,
+paragraphs, seconds): plain text is read in-process (linear, bounded by its size), while PDF,
+DOCX and HTML parsers run in a worker process that is killed when a file takes too long.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import importlib
 import logging
 import re
 import unicodedata
@@ -20,9 +26,68 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+from chatbot import docx_text
+from chatbot.worker import TimeLimitExceeded, WorkerDied, time_limited
+
 
 class SkipFile(Exception):
     """A user file that cannot be ingested; the message is the one-line reason."""
+
+
+#: The one fix for a missing or broken third-party package.
+REINSTALL = "reinstall from the lock: make install"
+
+
+class MissingDependencyError(ImportError):
+    """A format's extractor cannot be imported: an install problem, not a bad file, so it
+    stops the ingest once instead of skipping every file of that format."""
+
+
+#: The modules each extractor needs (lxml_html_clean: trafilatura's HTML cleaner, a separate
+#: project since lxml 5.2, imported by trafilatura at import time).
+EXTRACTOR_MODULES: dict[str, tuple[str, ...]] = {
+    "html": ("lxml_html_clean", "trafilatura"),
+    "pdf": ("pypdf",),
+    "docx": ("docx",),
+}
+
+
+def require_extractor(kind: str) -> None:
+    """Import what the `kind` extractor needs, or raise MissingDependencyError naming the fix."""
+    for module in EXTRACTOR_MODULES[kind]:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"the {kind} extractor cannot import {module} ({_first_line(exc)}); {REINSTALL}"
+            ) from exc
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """How much one file may cost; each bound is a setting (see `from_settings`)."""
+
+    max_bytes: int = 50 * 2**20
+    max_chars: int = 10_000_000
+    max_pages: int = 2_000
+    max_paragraphs: int = 100_000
+    seconds: float = 120.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LoadLimits:
+        return cls(
+            max_bytes=int(settings.max_file_mb * 2**20),
+            max_chars=settings.max_file_chars,
+            max_pages=settings.max_file_pages,
+            max_paragraphs=settings.max_file_paragraphs,
+            seconds=settings.load_timeout,
+        )
+
+    def check_chars(self, count: int) -> None:
+        if count > self.max_chars:
+            raise SkipFile(
+                f"more than {self.max_chars:,} characters of text (CHATBOT_MAX_FILE_CHARS)"
+            )
 
 
 @dataclass
@@ -100,12 +165,12 @@ def _first_line(exc: BaseException) -> str:
     return detail[:160]
 
 
-def load_text(path: Path) -> LoadedDocument:
+def load_text(path: Path, limits: LoadLimits) -> LoadedDocument:
     text = normalize(_decode(path.read_bytes()))
     return LoadedDocument(text, markdown=path.suffix.lower() in {".md", ".markdown"})
 
 
-def load_html(path: Path) -> LoadedDocument:
+def load_html(path: Path, limits: LoadLimits) -> LoadedDocument:
     """Main text only (trafilatura drops scripts, styles, navigation, headers and footers).
 
     Markdown output keeps headings and paragraph breaks for the splitter; trafilatura reads the
@@ -132,7 +197,44 @@ def load_html(path: Path) -> LoadedDocument:
     return LoadedDocument(normalize(text), markdown=True)
 
 
-def load_pdf(path: Path) -> LoadedDocument:
+def _content_keys(page: Any) -> tuple[Any, ...]:
+    """Identities of the content streams a page draws (indirect references)."""
+    contents = page.get("/Contents")
+    items = contents if isinstance(contents, list) else [contents]
+    keys = []
+    for item in items:
+        ref = getattr(item, "indirect_reference", None) or item
+        if hasattr(ref, "idnum"):
+            keys.append((ref.idnum, ref.generation))
+        else:
+            return ()  # a direct object: cannot be shared
+    return tuple(keys)
+
+
+def _pdf_pages(reader: Any, limits: LoadLimits) -> list[str]:
+    """Each page's text; a page drawing only content streams already read adds nothing (a
+    17 KB file can point 100 pages at one huge stream), and the character cap stops early."""
+    if len(reader.pages) > limits.max_pages:
+        raise SkipFile(
+            f"{len(reader.pages):,} pages > {limits.max_pages:,} (CHATBOT_MAX_FILE_PAGES)"
+        )
+    seen: set[tuple[Any, ...]] = set()
+    pages: list[str] = []
+    total = 0
+    for page in reader.pages:
+        keys = _content_keys(page)
+        if keys and all(k in seen for k in keys):
+            pages.append("")
+            continue
+        seen.update(keys)
+        text = page.extract_text() or ""
+        total += len(text)
+        limits.check_chars(total)
+        pages.append(text)
+    return pages
+
+
+def load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
     """Text of each page; encrypted files open only when they need no password."""
     from pypdf import PdfReader
     from pypdf.errors import DependencyError
@@ -149,7 +251,7 @@ def load_pdf(path: Path) -> LoadedDocument:
                     ) from None
                 if not opened:
                     raise SkipFile("encrypted PDF (password protected)")
-            pages = [page.extract_text() or "" for page in reader.pages]
+            pages = _pdf_pages(reader, limits)
         except SkipFile:
             raise
         except Exception as exc:  # pypdf raises many types for damaged files
@@ -162,39 +264,30 @@ def load_pdf(path: Path) -> LoadedDocument:
     return document
 
 
-def _docx_blocks(document: Any) -> Iterator[str]:
-    """Paragraphs (headings as markdown `#` lines) and table rows, in document order."""
-    from docx.table import Table
-
-    for block in document.iter_inner_content():
-        if isinstance(block, Table):
-            for row in block.rows:
-                cells: list[str] = []
-                for cell in row.cells:
-                    text = " ".join(cell.text.split())
-                    if text and (not cells or cells[-1] != text):  # merged cells repeat
-                        cells.append(text)
-                if cells:
-                    yield " | ".join(cells)
-            continue
-        text = block.text.strip()
-        if not text:
-            continue
-        style = (block.style.name if block.style is not None else "") or ""
-        level = 1 if style == "Title" else 0
-        if style.startswith("Heading "):
-            suffix = style.removeprefix("Heading ")
-            level = int(suffix) if suffix.isdigit() else 1
-        yield f"{'#' * min(level, 6)} {text}" if level else text
+def _docx_blocks(document: Any, limits: LoadLimits) -> Iterator[str]:
+    """The document's lines (see `docx_text.lines`) within the paragraph and character caps."""
+    chars = 0
+    for count, line in enumerate(docx_text.lines(document), 1):
+        if count > limits.max_paragraphs:
+            raise SkipFile(
+                f"more than {limits.max_paragraphs:,} paragraphs and table rows "
+                "(CHATBOT_MAX_FILE_PARAGRAPHS)"
+            )
+        if line:
+            chars += len(line)
+            limits.check_chars(chars)
+            yield line
 
 
-def load_docx(path: Path) -> LoadedDocument:
+def load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:
     import docx
     from docx.opc.exceptions import OpcError
 
     try:
         document = docx.Document(str(path))
-        blocks = list(_docx_blocks(document))
+        blocks = list(_docx_blocks(document, limits))
+    except SkipFile:
+        raise
     except (OpcError, zipfile.BadZipFile, KeyError):
         raise SkipFile(
             "not a readable .docx (corrupt, password protected or another format)"
@@ -204,7 +297,7 @@ def load_docx(path: Path) -> LoadedDocument:
     return LoadedDocument(normalize("\n\n".join(blocks)), markdown=True)
 
 
-Loader = Callable[[Path], LoadedDocument]
+Loader = Callable[[Path, LoadLimits], LoadedDocument]
 
 LOADERS: dict[str, Loader] = {
     ".txt": load_text,
@@ -219,8 +312,15 @@ LOADERS: dict[str, Loader] = {
 }
 
 
-def load(path: Path, max_bytes: int) -> LoadedDocument:
-    """Load one file or raise SkipFile with the reason."""
+#: Read in this process: decoding and normalising are linear in the (capped) file size.
+IN_PROCESS = frozenset({load_text})
+#: The extractor each worker-side loader needs, checked here before a file goes to the worker.
+EXTRACTOR_OF: dict[Loader, str] = {load_html: "html", load_pdf: "pdf", load_docx: "docx"}
+
+
+def load(path: Path, limits: LoadLimits) -> LoadedDocument:
+    """Load one file or raise SkipFile with the reason (the only exception it raises for a
+    bad file: parser failures, caps and the time limit all become SkipFile)."""
     suffix = path.suffix.lower()
     loader = LOADERS.get(suffix)
     if loader is None:
@@ -234,17 +334,44 @@ def load(path: Path, max_bytes: int) -> LoadedDocument:
         raise SkipFile(f"cannot read the file ({exc.strerror})") from None
     if size == 0:
         raise SkipFile("empty file")
-    if size > max_bytes:
+    if size > limits.max_bytes:
         raise SkipFile(
-            f"too large ({size / 2**20:.1f} MiB > CHATBOT_MAX_FILE_MB {max_bytes / 2**20:g} MiB)"
+            f"too large ({size / 2**20:.1f} MiB > CHATBOT_MAX_FILE_MB "
+            f"{limits.max_bytes / 2**20:g} MiB)"
         )
-    try:
-        document = loader(path)
-    except OSError as exc:
-        raise SkipFile(f"cannot read the file ({exc.strerror or exc})") from None
+    if loader in IN_PROCESS:
+        document = _guarded(loader, path, limits)
+    else:
+        require_extractor(EXTRACTOR_OF[loader])  # an install problem, raised, never a skip
+        document = _in_worker(loader, path, limits)
+    limits.check_chars(len(document.text))
     if not document.text.strip():
         raise SkipFile("no text could be extracted")
     return document
+
+
+def _in_worker(loader: Loader, path: Path, limits: LoadLimits) -> LoadedDocument:
+    try:
+        # Absolute: the worker keeps the working directory it was started in.
+        document = time_limited(_guarded, loader, path.absolute(), limits, seconds=limits.seconds)
+        return document  # type: ignore[no-any-return]
+    except TimeLimitExceeded:
+        raise SkipFile(
+            f"took longer than {limits.seconds:g} s to read (CHATBOT_LOAD_TIMEOUT)"
+        ) from None
+    except WorkerDied as exc:
+        raise SkipFile(f"the parser crashed on it ({exc})") from None
+
+
+def _guarded(loader: Loader, path: Path, limits: LoadLimits) -> LoadedDocument:
+    try:
+        return loader(path, limits)
+    except OSError as exc:
+        raise SkipFile(f"cannot read the file ({exc.strerror or exc})") from None
+    except RecursionError:  # deeply nested markup in a hostile file
+        raise SkipFile("too deeply nested to parse") from None
+    except MemoryError:
+        raise SkipFile("needs more memory to parse than is available") from None
 
 
 def _matches(path: Path, patterns: Sequence[str]) -> bool:

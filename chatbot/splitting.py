@@ -15,13 +15,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from chatbot.models import Chunk
+from chatbot.sentences import sentence_spans
 
 _PARAGRAPH = re.compile(r"\S(?:.*?\S)?(?=\s*\n[ \t]*\n|\s*\Z)", re.S)
-_UPPER = "A-Z0-9À-ÖØ-ÞĀ-ſΑ-ΩА-Я"
-_SENTENCE_END = re.compile(
-    rf"(?<=[.!?…])[\"'”’»)\]]*\s+(?=[\"'“‘«(\[¿¡]?[{_UPPER}])"  # Latin-style: ". Next"
-    r"|(?<=[。！？])[」』”）]*\s*(?=\S)"  # CJK full stops need no space after them
-)
 _HEADING = re.compile(r"#{1,6}\s")
 _HEADING_LINE = re.compile(r"^#{1,6}[ \t].*$", re.M)
 _LINE = re.compile(r"[^\n]+")
@@ -63,19 +59,8 @@ def paragraphs(text: str, markdown: bool = False) -> list[Span]:
 
 
 def sentences(text: str, span: Span) -> list[Span]:
-    """Sentence spans inside a paragraph span (a simple rule that rarely splits abbreviations
-    before a capital letter; good enough for chunk packing, where a wrong cut costs little)."""
-    out: list[Span] = []
-    begin = span.start
-    for match in _SENTENCE_END.finditer(text, span.start, span.end):
-        piece = _trimmed(text, begin, match.start() + len(match.group(0).rstrip()))
-        if piece:
-            out.append(piece)
-        begin = match.end()
-    rest = _trimmed(text, begin, span.end)
-    if rest:
-        out.append(rest)
-    return out
+    """Sentence spans inside a paragraph span (the project's one splitter, chatbot.sentences)."""
+    return [Span(a, b) for a, b in sentence_spans(text, span.start, span.end)]
 
 
 def _normal(text: str) -> str:

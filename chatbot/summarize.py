@@ -17,9 +17,11 @@ from pathlib import Path
 
 from langchain_core.messages import HumanMessage
 
+from chatbot import markers
 from chatbot.answer import AnswerError, estimate_tokens, format_passages, passage_block
-from chatbot.citations import MARKER, check, cite
+from chatbot.citations import check, cite
 from chatbot.index import Index, UnknownSourceError
+from chatbot.model_calls import invoke as invoke_model
 from chatbot.models import Answer, Bullet, Citation, Passage, Sentence, Summary
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
@@ -43,7 +45,6 @@ _REQUEST = re.compile(
     re.I,
 )
 _BULLET = re.compile(r"^\s*(?:(?:[-*•+]|\d{1,2}[.)])\s+)+")
-_LEADING_MARKERS = re.compile(r"^((?:\*\*)?\[\d+(?:\s*,\s*\d+)*\](?:\*\*)?[\s:.-]*)+")
 
 
 class SummaryError(AnswerError):
@@ -133,7 +134,9 @@ def bullet_count(n: int) -> str:
 def map_budget(pipeline: Pipeline, bullets: int) -> int:
     """Tokens left for passages in a map prompt."""
     overhead = estimate_tokens(
-        load_prompt("summarize_map").format(passages="", bullets=bullet_count(bullets))
+        load_prompt("summarize_map", pipeline.settings.prompts_dir).format(
+            passages="", bullets=bullet_count(bullets)
+        )
     )
     return _budget(pipeline, overhead)
 
@@ -228,21 +231,10 @@ def parse_bullets(reply: str) -> list[str]:
             items.append(line)
     bullets = []
     for item in items:
-        if not item or (item.endswith(":") and not MARKER.search(item)):
+        if not item or (item.endswith(":") and not markers.has_marker(item)):
             continue
-        lead = _LEADING_MARKERS.match(item)
-        if lead:  # "[2] Text." -> "Text [2]."
-            numbers = ", ".join(MARKER.findall(lead.group(0)))
-            item = _attach_marker(item[lead.end() :].strip(), f"[{numbers}]")
-        bullets.append(item)
+        bullets.append(markers.lead_to_end(item))  # "[2] Text." -> "Text [2]."
     return bullets
-
-
-def _attach_marker(text: str, marker: str) -> str:
-    match = re.search(r"([.!?]+[\"'”’)]*)$", text)
-    if match:
-        return f"{text[: match.start()]} {marker}{match.group(1)}"
-    return f"{text} {marker}"
 
 
 def spread(items: Sequence[Bullet], n: int) -> list[Bullet]:
@@ -258,17 +250,17 @@ def spread(items: Sequence[Bullet], n: int) -> list[Bullet]:
 def renumber(text: str, mapping: Callable[[int], int | None], notes: list[str]) -> str:
     """Rewrite every `[n, m]` marker through `mapping`; numbers mapped to None are removed."""
 
-    def fix(match: re.Match[str]) -> str:
-        kept = []
-        for raw in re.split(r"\s*,\s*", match.group(1)):
-            new = mapping(int(raw))
+    def fix(numbers: list[int]) -> list[int]:
+        kept: list[int] = []
+        for n in numbers:
+            new = mapping(n)
             if new is None:
-                notes.append(f"removed citation [{raw}]: not among the passages given")
+                notes.append(f"removed citation [{n}]: not among the passages given")
             elif new not in kept:
                 kept.append(new)
-        return f" [{', '.join(map(str, kept))}]" if kept else ""
+        return kept
 
-    return MARKER.sub(fix, text)
+    return markers.rewrite(text, fix)
 
 
 def check_bullet(
@@ -289,7 +281,7 @@ def make_citations(passages: Sequence[Passage], bullets: Sequence[Bullet]) -> li
     claims: dict[int, list[str]] = {}
     for bullet in bullets:
         for n in bullet.citations:
-            claims.setdefault(n, []).append(MARKER.sub("", bullet.text))
+            claims.setdefault(n, []).append(markers.strip(bullet.text))
     return cite(passages, claims)
 
 
@@ -306,18 +298,10 @@ def _invoke(
     """The reply text and whether it was cut at the token cap; `one_line` stops at the first
     line break (one bullet asked: the small model tends to go on with more)."""
     cap = reply_tokens(bullets, pipeline.settings.max_answer_tokens)
-    try:
-        reply = pipeline.chat.model.invoke(
-            [HumanMessage(prompt)], stop=["\n"] if one_line else None, max_completion_tokens=cap
-        )
-    except Exception as exc:
-        import openai
-
-        if isinstance(exc, openai.OpenAIError):
-            from chatbot.service_errors import explain
-
-            raise explain(exc, pipeline.settings) from None
-        raise
+    reply = invoke_model(
+        pipeline.settings, pipeline.chat.model, [HumanMessage(prompt)],
+        stop=["\n"] if one_line else None, max_completion_tokens=cap,
+    )
     usage = getattr(reply, "usage_metadata", None)
     if usage:
         summary.usage["prompt_tokens"] += int(usage["input_tokens"])
@@ -335,7 +319,7 @@ def _map(
     summary: Summary,
     progress: ProgressFn | None,
 ) -> list[Bullet]:
-    template = load_prompt("summarize_map")
+    template = load_prompt("summarize_map", pipeline.settings.prompts_dir)
     out: list[Bullet] = []
     if progress:
         progress(0, len(batches))
@@ -402,7 +386,7 @@ def _reduce_group(
 ) -> list[Bullet]:
     numbers = sorted({n for b in group for n in b.citations})
     local = {g: i + 1 for i, g in enumerate(numbers)}
-    prompt = load_prompt("summarize_reduce").format(
+    prompt = load_prompt("summarize_reduce", pipeline.settings.prompts_dir).format(
         notes=_format_notes(group), bullets=bullet_count(bullets)
     )
     reply, cut = _invoke(pipeline, prompt, summary, bullets)
@@ -425,7 +409,9 @@ def _reduce(
     summary: Summary,
 ) -> list[Bullet]:
     overhead = estimate_tokens(
-        load_prompt("summarize_reduce").format(notes="", bullets=bullet_count(bullets))
+        load_prompt("summarize_reduce", pipeline.settings.prompts_dir).format(
+            notes="", bullets=bullet_count(bullets)
+        )
     )
     budget = _budget(pipeline, overhead)
     for _ in range(MAX_REDUCE_ROUNDS):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,29 @@ from chatbot.pipeline import Pipeline
 REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 DATA = Path(__file__).resolve().parent / "data"
+
+
+#: Skips CI accepts (by test node id). None: a test may skip only for a missing optional
+#: external thing (Chromium outside CI), and CI installs every such thing.
+CI_ALLOWED_SKIPS: frozenset[str] = frozenset()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, None]:
+    """With CI=true an unexpected skip is a failure: a skip must never hide a broken install."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if (
+        os.environ.get("CI", "").lower() == "true"
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+        and item.nodeid not in CI_ALLOWED_SKIPS
+    ):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped in CI, where no test may skip (tests/conftest.py): {reason}"
 
 
 @pytest.fixture(autouse=True)

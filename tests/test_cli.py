@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,8 +45,12 @@ def test_ask_streams_answer_and_sources(
     capsys.readouterr()
     assert main(["ask", "When did Xi last travel to Kazakhstan?"]) == 0
     out = capsys.readouterr().out
-    assert "2017" in out
-    assert "[1] seeds/xi-kazakhstan-visit.txt" in out or "seeds/xi-kazakhstan-visit.txt" in out
+    answer, _, sources = out.partition("\n\n")
+    cited = re.search(r"\[(\d)\]\.$", answer.strip())
+    assert "2017" in answer and cited
+    # The numbered source line under the answer, then the cited passage itself.
+    assert sources.startswith(f"[{cited.group(1)}] seeds/xi-kazakhstan-visit.txt (chars ")
+    assert "2017" in sources
 
 
 def test_ask_on_empty_index_says_what_to_do(
@@ -116,3 +124,145 @@ def test_ask_source_filter_and_retrieval_flags(
     assert main(["ask", "--source", "nowhere.txt", question]) == 2
     err = capsys.readouterr().err
     assert "no indexed source 'nowhere.txt'" in err and "other/bakery.txt" in err
+
+
+# --- issue 13 item 3: user- and model-controlled text is printed as plain text ------------------
+def test_model_text_with_rich_markup_is_printed_verbatim(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["ingest"])
+    capsys.readouterr()
+    reply = "[/INST] Xi visits [bold]Kazakhstan[/bold] first [1]. Bananas are [red]blue[/]."
+    monkeypatch.setenv("CHATBOT_FAKE_LLM_REPLIES", json.dumps([reply]))
+    assert main(["ask", "Which country does Xi visit first?"]) == 0
+    captured = capsys.readouterr()
+    assert "MarkupError" not in captured.err and "Traceback" not in captured.err
+    assert "[/INST] Xi visits [bold]Kazakhstan[/bold] first [1]." in captured.out
+    assert "unsupported: Bananas are [red]blue[/]." in captured.out
+
+
+def test_chat_survives_markup_in_replies_questions_and_errors(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["ingest"])
+    capsys.readouterr()
+    lines = iter(
+        ["When did Xi visit [/x] Kazakhstan?", "And then [/y]?", "x" * 3000, "Summary?", ""]
+    )
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert main(["chat"]) == 0
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and "MarkupError" not in captured.err
+    assert "searched for: And then [/y]? (When did Xi visit [/x] Kazakhstan?)" in captured.err
+    assert "CHATBOT_MAX_QUESTION_CHARS" in captured.err  # the session went on after it
+
+
+@pytest.mark.parametrize("name", ["Meeting notes [final].txt", "a[/b].txt", "x [bold]y[/bold].txt"])
+def test_source_names_with_brackets_are_printed_verbatim(
+    fake_env: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    folder = fake_env / "docs"
+    folder.mkdir()
+    path = folder / name  # "a[/b].txt" is file "b].txt" in folder "a["
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("The bakery on Elm Street sells rye bread.", encoding="utf-8")
+    assert main(["ingest", "docs"]) == 0
+    assert f"added docs/{name}" in capsys.readouterr().err
+    assert main(["ask", "What does the bakery on Elm Street sell?"]) == 0
+    out = capsys.readouterr().out
+    assert f"[1] docs/{name} (chars" in out
+    assert main(["sources"]) == 0
+    table = capsys.readouterr().out  # a narrow terminal folds the name at its spaces
+    assert all(part in table for part in f"docs/{name}".split())
+    assert main(["remove", f"docs/{name}"]) == 0
+    assert f"removed docs/{name}" in capsys.readouterr().err
+
+
+def test_terminal_control_characters_in_names_are_shown_escaped(
+    fake_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = fake_env / "docs"
+    folder.mkdir()
+    (folder / "evil\x1b[2Jname\u202e.txt").write_text("Rye bread is sold daily.", encoding="utf-8")
+    assert main(["ingest", "docs"]) == 0
+    err = capsys.readouterr().err
+    assert "\x1b[2J" not in err and "\u202e" not in err
+    assert "docs/evil\\x1b[2Jname\\u202e.txt" in err
+    assert main(["ask", "--source", "docs/\x1b]0;title\x07", "Rye?"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "\\x1b]0;title\\x07" in err
+
+
+def test_error_messages_with_markup_are_printed_verbatim(
+    fake_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["ingest"])
+    capsys.readouterr()
+    assert main(["ask", "--source", "[/nowhere]", "What?"]) == 2
+    err = capsys.readouterr().err
+    assert "no indexed source '[/nowhere]'" in err and "Traceback" not in err
+
+
+# --- install problems: one line naming the fix, never a traceback or a silent skip ------------
+def test_a_missing_extractor_stops_the_ingest_with_one_line(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = fake_env / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Plain text is fine.")
+    (docs / "b.html").write_text("<html><body><p>A page about lighthouses.</p></body></html>")
+    monkeypatch.setitem(sys.modules, "lxml_html_clean", None)  # as if it were not installed
+    assert main(["ingest", "docs"]) == 2
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in err  # once, not once per file
+    assert "html extractor cannot import lxml_html_clean" in errors[0]
+    assert errors[0].endswith("make install")
+
+
+def test_a_broken_dependency_is_one_line(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The failure of issue 12: SQLAlchemy's asyncio module without greenlet."""
+    import chatbot.index
+
+    def no_greenlet(settings: object) -> None:
+        raise ImportError(
+            "The SQLAlchemy asyncio module requires that the Python 'greenlet' library is "
+            "installed.  In order to ensure this dependency is available, use the "
+            "'sqlalchemy[asyncio]' install target:  'pip install sqlalchemy[asyncio]'"
+        )
+
+    monkeypatch.setattr(chatbot.index, "_records", no_greenlet)
+    assert main(["ingest"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "greenlet" in err and "make install" in err
+
+
+def test_a_missing_module_is_named(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "langchain_chroma", None)
+    assert main(["sources"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: missing dependency langchain_chroma") and err.count("\n") == 1
+
+
+def test_python_m_chatbot_is_the_command(fake_env: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "chatbot", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "doctor" in result.stdout and "ingest" in result.stdout
+
+
+def test_eval_runs_the_bundled_suite_from_any_folder(
+    fake_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No suite path and no seeds/ in the working directory: the suite and its article ship
+    in the package (the fake model fails some cases; the suite must still run)."""
+    shutil.rmtree(fake_env / "seeds")
+    assert main(["eval", "--json", "report.json"]) in (0, 1)
+    report = json.loads((fake_env / "report.json").read_text(encoding="utf-8"))
+    assert report["suite"] == "seed-smoke" and report["passed"] + report["failed"] == 18
+    assert report["passed"] > 0

@@ -74,3 +74,38 @@ def test_unanswerable_question_abstains(local: Pipeline) -> None:
     answer = ask(local, "What is the population of Brazil?")
     assert answer.abstained
     assert answer.citations == []
+
+
+# --- issue 13 item 12: the embedded server admits only this process, and only what it uses -----
+def _get(url: str, key: str | None = None, post: bool = False) -> int:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(url, data=b"{}" if post else None)
+    request.add_header("Content-Type", "application/json")
+    if key is not None:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def test_embedded_server_needs_its_per_process_key_and_serves_no_extras(local: Pipeline) -> None:
+    backend = local.chat
+    (server,) = backend.resources
+    root = server.base_url.removesuffix("/v1")
+    key = server.api_key
+    assert len(key) >= 32 and key not in repr(server)
+    assert _get(f"{root}/v1/models") == 401  # anyone else on the machine
+    assert _get(f"{root}/v1/models", "not-needed") == 401
+    assert _get(f"{root}/v1/models", key) == 200
+    for path in ("/slots", "/props", "/metrics", "/v1/chat/completions"):
+        assert _get(f"{root}{path}") == 401, path
+    for path in ("/slots", "/metrics"):
+        assert _get(f"{root}{path}", key) == 501, path  # disabled even for us
+    assert _get(f"{root}/props", key, post=True) == 501  # no changing server properties
+    assert _get(f"{root}/slots/0?action=save", key, post=True) == 501
+    assert _get(f"{root}/", key) == 404  # no web UI
+    assert not ask(local, "Which country does Xi visit before the SCO summit?").abstained

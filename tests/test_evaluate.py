@@ -23,9 +23,9 @@ from chatbot.evaluate import (
 )
 from chatbot.index import make_chroma_client
 from chatbot.pipeline import Pipeline
+from chatbot.prompts import DEFAULT_SUITE
 
-REPO = Path(__file__).resolve().parent.parent
-SEED_SUITE = REPO / "prompts" / "eval" / "seed.yaml"
+SEED_SUITE = Path(str(DEFAULT_SUITE))
 
 
 def _write(path: Path, data: Any) -> Path:
@@ -259,7 +259,11 @@ def test_passing_suite_exits_0_and_writes_reports(
     assert first["citations"] and first["citations"][0]["source"].endswith(
         "xi-kazakhstan-visit.txt"
     )
-    assert first["timings"]["case_s"] >= 0
+    # The case's time covers its answer's own timings (retrieval, then the whole answer).
+    timings = first["timings"]
+    assert timings["total_s"] >= timings["retrieve_s"] > 0
+    assert timings["case_s"] >= timings["total_s"] - 0.001  # case_s is rounded to ms
+    assert f"{timings['case_s']:.2f}</td>" in out_html.read_text(encoding="utf-8")
     assert report["cases"][1]["abstained"] is True
     page = out_html.read_text(encoding="utf-8")
     assert "<svg" in page and "answerable" in page
@@ -408,3 +412,57 @@ def test_documents_resolve_from_the_working_dir_then_the_suite_folder(tmp_path: 
     assert second == tmp_path / "project" / "only-there"
     with pytest.raises(SuiteError, match="'missing' not found"):
         resolve_documents(["missing"], suite)
+
+
+# --- issue 13 item 11: a suite may set retrieval and answer knobs only --------------------------
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"llm_provider": "openai", "openai_base_url": "{url}"},
+        {"openai_base_url": "{url}"},
+        {"embeddings_provider": "openai", "openai_base_url": "{url}"},
+        {"openai_api_key": "sk-suite-supplied"},
+        {"data_dir": "/tmp/elsewhere"},
+        {"collection": "chatbot"},
+        {"chroma_host": "127.0.0.1"},
+        {"chroma_port": 8001},
+        {"gguf_path": "/tmp/other.gguf"},
+        {"chat_model": "gpt-4o"},
+    ],
+)
+def test_a_suite_cannot_redirect_the_model_key_or_storage(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    seed_dir: Path,
+    override: dict[str, Any],
+) -> None:
+    from fault_server import FaultServer
+
+    monkeypatch.setenv("CHATBOT_LLM_PROVIDER", "fake")
+    monkeypatch.setenv("CHATBOT_EMBEDDINGS_PROVIDER", "fake")
+    monkeypatch.setenv("CHATBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-users-own-key")
+    with FaultServer(["ok"]) as listener:
+        settings = {k: str(v).format(url=listener.base_url) for k, v in override.items()}
+        cases = [{"id": "a", "question": "Which country does Xi visit first?"}]
+        path = _write(tmp_path / "s.yaml", _suite(cases, settings=settings))
+        assert main(["eval", str(path)]) == 2
+        assert listener.requests == []  # nothing, least of all the user's key, was sent
+    err = capsys.readouterr().err
+    field = next(iter(override))
+    assert f"settings.{field}" in err and "only" in err
+    assert "Traceback" not in err
+
+
+def test_a_suite_may_tune_retrieval_and_answers(
+    fake_settings: Settings, seed_dir: Path, tmp_path: Path
+) -> None:
+    knobs = {
+        "k": 2, "retriever": "bm25", "mmr": True, "mmr_lambda": 0.5, "min_relevance": 0.1,
+        "passage_chars": 300, "max_answer_tokens": 200, "temperature": 0.0, "chunk_size": 500,
+        "chunk_overlap": 50, "request_timeout": 300, "max_retries": 1, "max_question_chars": 500,
+    }
+    cases = [{"id": "a", "question": "Which country does Xi visit first?"}]
+    report = run_suite(fake_settings, _write(tmp_path / "s.yaml", _suite(cases, settings=knobs)))
+    assert report["settings"] == knobs and report["passed"] == 1

@@ -63,10 +63,13 @@ def serve(data_dir: Path) -> Iterator[Serve]:
     """serve(script, **server_options) -> (pipeline, server); servers stop after the test."""
     servers: list[FaultServer] = []
 
-    def start(script: list[str], **options: float) -> tuple[Pipeline, FaultServer]:
+    def start(
+        script: list[str], timeout: float = 1.0, **options: float
+    ) -> tuple[Pipeline, FaultServer]:
         server = FaultServer(script, reply=REPLY, **options).__enter__()
         servers.append(server)
-        return Pipeline.build(openai_settings(data_dir, server)), server
+        settings = openai_settings(data_dir, server, request_timeout=timeout)
+        return Pipeline.build(settings), server
 
     yield start
     for server in servers:
@@ -90,7 +93,8 @@ def test_transient_fault_is_retried_with_backoff_then_succeeds(
 ) -> None:
     # 429 carries Retry-After: 1, which the client must honour; 500 gets exponential backoff
     # (0.5 s minus at most 25 % jitter).
-    pipeline, server = serve([fault, "ok"], retry_after=1)
+    # The deadline (CHATBOT_REQUEST_TIMEOUT) must leave room for the backoff.
+    pipeline, server = serve([fault, "ok"], timeout=10, retry_after=1)
     answer = ask(pipeline, QUESTION)
     assert answer.answer.startswith("Xi visits Kazakhstan first")
     assert [r.fault for r in server.requests] == [fault, "ok"]
@@ -103,7 +107,8 @@ def test_transient_fault_is_retried_with_backoff_then_succeeds(
     [
         ("429", RETRIES + 1, "rate limiting requests (still after 2 retries)"),
         ("500", RETRIES + 1, "server error (still after 2 retries)"),
-        ("slow", RETRIES + 1, "did not answer within 1 s"),
+        # One deadline: a hung attempt uses it up, no retry gets another full timeout.
+        ("slow", 1, "did not answer within 1 s"),
         # Bytes already reached the user: a stream cut mid-way is reported, not replayed.
         ("reset", 1, "lost or could not open the connection"),
         ("malformed", 1, "malformed response"),
@@ -112,7 +117,8 @@ def test_transient_fault_is_retried_with_backoff_then_succeeds(
 def test_persistent_fault_is_one_clear_error_within_bounded_time(
     serve: Serve, fault: str, requests: int, message: str
 ) -> None:
-    pipeline, server = serve([fault], retry_after=0.2, slow_seconds=60)
+    timeout = 1.0 if fault == "slow" else 10.0  # room for the backoff of 429 and 500
+    pipeline, server = serve([fault], timeout=timeout, retry_after=0.2, slow_seconds=60)
     started = time.monotonic()
     with pytest.raises(ModelServiceError) as caught:
         ask(pipeline, QUESTION)
@@ -122,6 +128,8 @@ def test_persistent_fault_is_one_clear_error_within_bounded_time(
     assert "OPENAI_BASE_URL" in str(caught.value) or "CHATBOT_" in str(caught.value) or (
         fault in ("429", "500")
     )
+    if fault == "slow":
+        assert "CHATBOT_REQUEST_TIMEOUT" in str(caught.value)
     assert len(server.requests) == requests
     # The client gave up long before the slow server would have answered.
     assert elapsed < 60
@@ -180,18 +188,20 @@ def _request() -> object:
 
 # --- the CLI ------------------------------------------------------------------------------------
 def _cli_env(data_dir: Path, base_url: str, **extra: str) -> dict[str, str]:
+    """The CLI on the fault server; CHATBOT_REQUEST_TIMEOUT 10 s leaves room for a retry's
+    backoff on a loaded machine (the slow fault tests pass a short one)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATBOT_", "OPENAI_"))}
     env.update(
         CHATBOT_LLM_PROVIDER="openai",
         CHATBOT_EMBEDDINGS_PROVIDER="fake",
         CHATBOT_DATA_DIR=str(data_dir),
-        CHATBOT_REQUEST_TIMEOUT="1",
+        CHATBOT_REQUEST_TIMEOUT="10",
         CHATBOT_MAX_RETRIES="1",
         OPENAI_BASE_URL=base_url,
         OPENAI_API_KEY=KEY,
         COLUMNS="400",
-        **extra,
     )
+    env.update(extra)
     return env
 
 
@@ -209,7 +219,10 @@ def test_cli_ask_exits_non_zero_with_one_line_and_no_traceback(data_dir: Path) -
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     lines = result.stderr.strip().splitlines()
-    assert lines == [f"error: {server.base_url} had a server error (still after 1 retries)"]
+    assert lines == [
+        "model service server error, retrying (2/2)…",  # shown while it happened
+        f"error: {server.base_url} had a server error (still after 1 retries)",
+    ]
 
 
 def test_cli_ask_mid_stream_reset_ends_the_partial_line(data_dir: Path) -> None:
@@ -237,3 +250,77 @@ def test_cli_chat_keeps_the_conversation_after_a_failed_turn(data_dir: Path) -> 
     assert f"User: {first}" in condense_of_third
     assert failed not in condense_of_third
     assert f"Last question: {third}" in condense_of_third
+
+
+# --- issue 13 item 2: one deadline per answer, and the user sees retries while they happen -------
+@pytest.mark.timeout(60)  # a hang guard, not a performance assertion
+def test_a_hung_server_gets_one_attempt_within_the_deadline(data_dir: Path) -> None:
+    with FaultServer(["slow"], reply=REPLY, slow_seconds=120) as server:
+        settings = openai_settings(data_dir, server, request_timeout=1.0, max_retries=2)
+        with pytest.raises(ModelServiceError) as caught:
+            ask(Pipeline.build(settings), QUESTION)
+        assert len(server.requests) == 1  # no retry can fit in the deadline that ran out
+    assert "CHATBOT_REQUEST_TIMEOUT" in str(caught.value)
+    assert "did not answer within 1 s" in str(caught.value)
+
+
+@pytest.mark.timeout(60)
+def test_condense_and_answer_share_one_deadline(data_dir: Path) -> None:
+    with FaultServer(["slow"], reply=REPLY, slow_seconds=120) as server:
+        settings = openai_settings(data_dir, server, request_timeout=1.0, max_retries=2)
+        with pytest.raises(ModelServiceError, match="CHATBOT_REQUEST_TIMEOUT"):
+            ask(Pipeline.build(settings), "And then?", [Turn(QUESTION, "Kazakhstan [1].")])
+        assert len(server.requests) == 1
+
+
+def test_retries_are_reported_while_they_happen(serve: Serve) -> None:
+    pipeline, server = serve(["500", "429", "ok"], timeout=10, retry_after=0.1)
+    seen: list[str] = []
+    items = list(stream_answer(pipeline, QUESTION, status=seen.append))
+    assert isinstance(items[-1], Answer) and items[-1].answer.startswith("Xi visits")
+    assert [r.fault for r in server.requests] == ["500", "429", "ok"]
+    assert len(seen) == 2
+    assert "server error" in seen[0] and "retrying (2/3)" in seen[0]
+    assert "rate limiting" in seen[1] and "retrying (3/3)" in seen[1]
+
+
+def test_a_slow_service_is_reported_while_the_answer_waits(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chatbot import model_calls
+
+    monkeypatch.setattr(model_calls, "SLOW_NOTICE_S", 0.2)
+    with FaultServer(["slow"], reply=REPLY, slow_seconds=1.5) as server:
+        settings = openai_settings(data_dir, server, request_timeout=30.0)
+        seen: list[str] = []
+        items = list(stream_answer(Pipeline.build(settings), QUESTION, status=seen.append))
+    assert isinstance(items[-1], Answer) and not items[-1].abstained
+    assert seen and all("model service slow" in s for s in seen)
+    assert "no answer yet after" in seen[0]
+
+
+@pytest.mark.timeout(60)
+def test_refused_connection_fails_without_waiting_for_the_timeout(data_dir: Path) -> None:
+    with FaultServer() as server:
+        port = server.port  # nobody listens there afterwards
+    settings = openai_settings(
+        data_dir, server, openai_base_url=f"http://127.0.0.1:{port}/v1", request_timeout=600.0
+    )
+    seen: list[str] = []
+    with pytest.raises(ModelServiceError, match="could not open the connection"):
+        list(stream_answer(Pipeline.build(settings), QUESTION, status=seen.append))
+    assert [s.split(",")[-1].strip() for s in seen] == ["retrying (2/3)…", "retrying (3/3)…"]
+
+
+def test_cli_shows_retries_and_the_deadline_error(data_dir: Path) -> None:
+    with FaultServer(["500", "ok"], reply=REPLY) as server:
+        result = _chatbot("ask", QUESTION, env=_cli_env(data_dir, server.base_url))
+    assert result.returncode == 0, result.stderr
+    assert "server error, retrying (2/2)…" in result.stderr
+    with FaultServer(["slow"], reply=REPLY, slow_seconds=60) as server:
+        env = _cli_env(data_dir, server.base_url, CHATBOT_REQUEST_TIMEOUT="1")
+        result = _chatbot("ask", QUESTION, env=env)
+        assert len(server.requests) == 1
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "CHATBOT_REQUEST_TIMEOUT" in result.stderr

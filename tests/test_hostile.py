@@ -21,6 +21,7 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import Field
 
 from chatbot.answer import ask, format_passages
+from chatbot.app import views
 from chatbot.config import Settings
 from chatbot.fakes import FakeChatModel
 from chatbot.models import Answer, Citation, Passage, Sentence
@@ -198,7 +199,6 @@ def _hostile_texts() -> list[str]:
 
 @pytest.mark.parametrize("text", _hostile_texts(), ids=sorted(p.name for p in HOSTILE.iterdir()))
 def test_html_builders_escape_hostile_text(text: str) -> None:
-    views = pytest.importorskip("chatbot.app.views")
     citation = Citation(1, "hostile/x", "c1", text, 0, len(text), None, 5, min(60, len(text)))
     sentence = Sentence(text, [1], supported=False)
     answer = Answer("q", text, False, [citation], "m", sentences=[sentence])

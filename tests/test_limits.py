@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from chatbot.answer import AnswerError, ask, stream_answer
 from chatbot.cli import main
 from chatbot.config import Settings
+from chatbot.loaders import LoadLimits
 from chatbot.pipeline import Pipeline
 
 QUESTION = "Which country does Xi visit before the SCO summit?"
@@ -84,7 +85,7 @@ def test_cli_rejects_long_questions_and_absurd_k_in_one_line(
         code, err = cli(monkeypatch, capsys, data, "ask", QUESTION, "--k", k)
         assert code == 2 and err == f"error: k must be between 1 and 50, got {k}"
     code, err = cli(monkeypatch, capsys, data, "ask", QUESTION, CHATBOT_K="1000000000")
-    assert code == 2 and err.startswith("error: setting k:")
+    assert code == 2 and err.startswith("error: setting CHATBOT_K:")
     code, err = cli(monkeypatch, capsys, data, "ask", "x" * 50, CHATBOT_MAX_QUESTION_CHARS="20")
     assert code == 2 and "the limit is 20" in err
     assert "Traceback" not in err
@@ -140,17 +141,22 @@ def test_absurd_size_limit_setting(
     value: str,
 ) -> None:
     code, err = cli(monkeypatch, capsys, tmp_path / "d", "sources", CHATBOT_MAX_FILE_MB=value)
-    assert code == 2 and err.startswith("error: setting max_file_mb:")
+    assert code == 2 and err.startswith("error: setting CHATBOT_MAX_FILE_MB:")
 
 
-def test_uploads_over_the_limit_are_rejected_before_saving(tmp_path: Path) -> None:
-    uploads = pytest.importorskip("chatbot.app.uploads")
+def test_uploads_over_the_limit_are_rejected_before_saving(
+    fake_settings: Settings, tmp_path: Path
+) -> None:
+    from chatbot.app.uploads import Upload, ingest_uploads
+
     limit = 1024
-    files = [
-        uploads.Upload("big.txt", b"x" * (limit + 1)),
-        uploads.Upload("ok.txt", b"x" * limit),
+    files = [Upload("big.txt", b"x" * (limit + 1)), Upload("ok.txt", b"x" * limit)]
+    index = Pipeline.build(fake_settings).index
+    report = ingest_uploads(
+        index, files, tmp_path / "up", LoadLimits(max_bytes=limit), lambda *_: None
+    )
+    assert [(Path(f.source).name, f.status) for f in report.files] == [
+        ("big.txt", "skipped"), ("ok.txt", "added")
     ]
-    saved, rejected = uploads.save_uploads(files, tmp_path / "up", limit)
-    assert [p.name for p in saved] == ["ok.txt"]
-    assert len(rejected) == 1 and "too large" in rejected[0].reason
-    assert not (tmp_path / "up" / "big.txt").exists()
+    assert "too large" in report.files[0].reason
+    assert sorted(p.name for p in (tmp_path / "up").iterdir()) == ["ok.txt"]

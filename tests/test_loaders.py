@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import io
+import shutil
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
-from chatbot.loaders import SkipFile, discover, join_pages, load, normalize
+from chatbot.config import Settings
+from chatbot.loaders import (
+    LoadLimits,
+    MissingDependencyError,
+    SkipFile,
+    discover,
+    join_pages,
+    load,
+    normalize,
+)
+from chatbot.pipeline import Pipeline
 
 DATA = Path(__file__).resolve().parent / "data" / "ingest"
+FORMATS = Path(__file__).resolve().parent / "data" / "formats"
 MB = 2**20
+LIMITS = LoadLimits()
 
 ARTICLE_HTML = """<!doctype html>
 <html><head><title>Lighthouses</title>
@@ -49,21 +65,21 @@ def test_join_pages_records_where_each_page_starts() -> None:
 def test_text_and_markdown(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("Plain   text.\r\nNext line.", encoding="utf-8")
     (tmp_path / "b.md").write_text("# Title\n\nBody.", encoding="utf-8")
-    assert load(tmp_path / "a.txt", MB).text == "Plain text.\nNext line."
-    assert not load(tmp_path / "a.txt", MB).markdown
-    assert load(tmp_path / "b.md", MB).markdown
+    assert load(tmp_path / "a.txt", LIMITS).text == "Plain text.\nNext line."
+    assert not load(tmp_path / "a.txt", LIMITS).markdown
+    assert load(tmp_path / "b.md", LIMITS).markdown
 
 
 def test_utf16_with_byte_order_mark_is_decoded(tmp_path: Path) -> None:
     path = tmp_path / "wide.txt"
     path.write_bytes("Ünïcode in UTF-16.".encode("utf-16"))
-    assert load(path, MB).text == "Ünïcode in UTF-16."
+    assert load(path, LIMITS).text == "Ünïcode in UTF-16."
 
 
 def test_html_keeps_main_text_only(tmp_path: Path) -> None:
     path = tmp_path / "page.html"
     path.write_text(ARTICLE_HTML, encoding="utf-8")
-    document = load(path, MB)
+    document = load(path, LIMITS)
     assert document.markdown
     assert "# Keepers of the Light" in document.text
     assert "climbed 308 steps" in document.text
@@ -76,11 +92,11 @@ def test_html_in_a_declared_legacy_charset(tmp_path: Path) -> None:
     path = tmp_path / "legacy.htm"
     html = ARTICLE_HTML.replace("<head>", '<head><meta charset="windows-1252">')
     path.write_bytes(html.encode("cp1252"))
-    assert "Café owners" in load(path, MB).text
+    assert "Café owners" in load(path, LIMITS).text
 
 
 def test_pdf_text_per_page() -> None:
-    document = load(DATA / "report.pdf", MB)
+    document = load(DATA / "report.pdf", LIMITS)
     assert len(document.page_starts) == 3
     pages = [
         document.text[start:end].strip()
@@ -105,11 +121,11 @@ def test_pdf_with_only_an_owner_password_opens(tmp_path: Path) -> None:
     path = tmp_path / "restricted.pdf"
     path.write_bytes(_encrypted("", "AES-128"))
     assert PdfReader(path).is_encrypted
-    assert "submarine cable" in load(path, MB).text
+    assert "submarine cable" in load(path, LIMITS).text
 
 
 def test_docx_headings_paragraphs_and_tables() -> None:
-    document = load(DATA / "memo.docx", MB)
+    document = load(DATA / "memo.docx", LIMITS)
     assert document.markdown
     assert "# Harvest" in document.text
     assert "quince harvest started early" in document.text
@@ -163,7 +179,7 @@ def test_bad_files_raise_skipfile_with_a_one_line_reason(tmp_path: Path, name: s
     path = tmp_path / name
     make(path)
     with pytest.raises(SkipFile) as caught:
-        load(path, int(0.2 * MB))
+        load(path, LoadLimits(max_bytes=int(0.2 * MB)))
     reason = str(caught.value)
     assert expected in reason
     assert "\n" not in reason
@@ -187,3 +203,193 @@ def test_discover_walks_folders_with_globs(tmp_path: Path) -> None:
     # A folder and a file inside it, named twice: each file once.
     assert len(discover([docs, docs / "a.md", docs])) == 4
 
+
+
+# --- issue 13 item 9: caps, linear loaders and a time limit per file ---------------------------
+def many_paragraphs_docx(path: Path, pairs: int) -> Path:
+    """memo.docx with `pairs` heading + paragraph pairs (2 * pairs paragraphs)."""
+    para = (
+        '<w:p><w:pPr><w:pStyle w:val="Heading2"/></w:pPr><w:r><w:t>Step</w:t></w:r></w:p>'
+        "<w:p><w:r><w:t>x</w:t><w:tab/><w:t>y</w:t></w:r></w:p>"
+    )
+    with zipfile.ZipFile(DATA / "memo.docx") as src, zipfile.ZipFile(path, "w") as dst:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            if item.filename == "word/document.xml":
+                head, _, rest = body.decode().partition("<w:body>")
+                tail = rest.partition("</w:body>")[2]
+                body = f"{head}<w:body>{para * pairs}</w:body>{tail}".encode()
+            dst.writestr(item, body, zipfile.ZIP_DEFLATED)
+    return path
+
+
+def shared_stream_pdf(path: Path, pages: int = 100, repeat: int = 300) -> Path:
+    """report.pdf's first page drawn `repeat` times in one compressed stream, which all
+    `pages` pages share: a few KB that expand to millions of characters if read per page."""
+    from pypdf.generic import DecodedStreamObject, NameObject
+
+    writer = PdfWriter(clone_from=DATA / "report.pdf")
+    first = writer.pages[0]
+    stream = DecodedStreamObject()
+    stream.set_data(first.get_contents().get_data() * repeat)  # type: ignore[union-attr]
+    shared = writer._add_object(stream.flate_encode())
+    while len(writer.pages) < pages:
+        writer.add_page(first)
+    for page in writer.pages:
+        page[NameObject("/Contents")] = shared
+    writer.write(path)
+    return path
+
+
+def test_docx_paragraph_cap_is_a_clear_skip(tmp_path: Path) -> None:
+    path = many_paragraphs_docx(tmp_path / "many.docx", 100_000)  # 200k paragraphs, ~80 KB
+    assert path.stat().st_size < 200_000
+    with pytest.raises(SkipFile, match=r"more than 100,000 paragraphs.*MAX_FILE_PARAGRAPHS"):
+        load(path, LIMITS)
+
+
+def test_docx_reading_never_resolves_styles_per_paragraph(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docx.text.paragraph import Paragraph
+
+    from chatbot.loaders import load_docx
+
+    def refuse(self: object) -> None:
+        raise AssertionError("Paragraph.style costs an XPath lookup per call")
+
+    monkeypatch.setattr(Paragraph, "style", property(refuse))
+    document = load_docx(many_paragraphs_docx(tmp_path / "m.docx", 2_000), LIMITS)
+    assert document.text.count("## Step") == 2_000
+    assert document.text.count("x y") == 2_000  # the tab between the runs' texts
+    assert "# Harvest" in load_docx(DATA / "memo.docx", LIMITS).text
+
+
+def test_pdf_pages_sharing_one_stream_are_read_once(tmp_path: Path) -> None:
+    path = shared_stream_pdf(tmp_path / "shared.pdf")
+    assert path.stat().st_size < 10_000
+    document = load(path, LIMITS)
+    one_page = len(PdfReader(path).pages[0].extract_text())
+    assert len(document.page_starts) == 100
+    assert len(document.text) <= one_page + 2 * 100  # one copy and 99 page breaks, not 100 copies
+
+
+def test_character_and_page_caps(tmp_path: Path) -> None:
+    text = tmp_path / "long.txt"
+    text.write_text("word " * 5000)
+    with pytest.raises(SkipFile, match=r"more than 1,000 characters.*CHATBOT_MAX_FILE_CHARS"):
+        load(text, LoadLimits(max_chars=1000))
+    pdf = shared_stream_pdf(tmp_path / "pages.pdf", pages=12, repeat=1)
+    with pytest.raises(SkipFile, match=r"12 pages > 10 \(CHATBOT_MAX_FILE_PAGES\)"):
+        load(pdf, LoadLimits(max_pages=10))
+    with pytest.raises(SkipFile, match="CHATBOT_MAX_FILE_CHARS"):
+        big = shared_stream_pdf(tmp_path / "big.pdf", pages=1, repeat=300)
+        load(big, LoadLimits(max_chars=5000))
+
+
+def sleepy_loader(path: Path, limits: LoadLimits) -> object:
+    """A parser that hangs (runs in the worker process)."""
+    import time
+
+    time.sleep(60)
+    raise AssertionError("not reached")
+
+
+def crashing_loader(path: Path, limits: LoadLimits) -> object:
+    import os
+
+    os._exit(3)
+
+
+@pytest.mark.timeout(120)  # a hang guard, not a performance assertion
+def test_a_hanging_parser_is_stopped_by_the_time_limit(tmp_path: Path) -> None:
+    from chatbot.loaders import _in_worker
+
+    path = tmp_path / "slow.pdf"
+    path.write_bytes(b"%PDF-1.4")
+    with pytest.raises(SkipFile, match=r"took longer than 1 s to read \(CHATBOT_LOAD_TIMEOUT\)"):
+        _in_worker(sleepy_loader, path, LoadLimits(seconds=1))
+    with pytest.raises(SkipFile, match="the parser crashed on it"):
+        _in_worker(crashing_loader, path, LoadLimits(seconds=30))
+    assert "lighthouse division" in load(DATA / "report.pdf", LIMITS).text  # a fresh worker
+
+
+def test_limits_come_from_the_settings() -> None:
+    from chatbot.config import Settings
+
+    settings = Settings(
+        max_file_mb=2, max_file_chars=5000, max_file_pages=7, max_file_paragraphs=9,
+        load_timeout=3.5, _env_file=None,  # type: ignore[call-arg]
+    )
+    assert LoadLimits.from_settings(settings) == LoadLimits(2 * MB, 5000, 7, 9, 3.5)
+
+
+# --- fuzzing: no input raises anything but SkipFile (bounded for CI) ----------------------------
+SEEDS_BY_SUFFIX = {
+    ".pdf": (DATA / "report.pdf").read_bytes(),
+    ".docx": (DATA / "memo.docx").read_bytes(),
+    ".html": ARTICLE_HTML.encode(),
+    ".txt": "Plain text with a café.\n\nSecond paragraph.".encode(),
+    ".md": b"# Title\n\nBody [1] ![](x) text.",
+}
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> tuple[str, bytes]:
+    """A valid file of some type with a few bytes overwritten, cut short, or spliced."""
+    suffix = draw(st.sampled_from(sorted(SEEDS_BY_SUFFIX)))
+    data = bytearray(SEEDS_BY_SUFFIX[suffix])
+    for _ in range(draw(st.integers(0, 8))):
+        at = draw(st.integers(0, len(data) - 1))
+        data[at] = draw(st.integers(0, 255))
+    if draw(st.booleans()):
+        data = data[: draw(st.integers(1, len(data)))]
+    if draw(st.booleans()):
+        data += draw(st.binary(max_size=64))
+    return suffix, bytes(data)
+
+
+RANDOM = st.tuples(st.sampled_from(sorted(SEEDS_BY_SUFFIX)), st.binary(max_size=512))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(case=st.one_of(mutated(), RANDOM))
+def test_fuzz_loaders_raise_only_skipfile(tmp_path: Path, case: tuple[str, bytes]) -> None:
+    suffix, data = case
+    path = tmp_path / f"fuzz{suffix}"
+    path.write_bytes(data)
+    try:
+        document = load(path, LoadLimits(seconds=60))
+    except SkipFile as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert document.text.strip()
+        assert all(0 <= s <= len(document.text) for s in document.page_starts)
+
+
+def test_every_supported_format_is_ingested(fake_settings: Settings, tmp_path: Path) -> None:
+    """One file of each format through the whole ingest: none may be skipped (an extractor that
+    cannot import is an install problem, raised, never a skip)."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for fixture in [*sorted(FORMATS.iterdir()), DATA / "report.pdf", DATA / "memo.docx"]:
+        shutil.copy(fixture, docs / fixture.name)
+    index = Pipeline.build(fake_settings).index
+    report = index.ingest([docs])
+    added = {Path(f.source).suffix: f for f in report.files if f.status == "added"}
+    assert sorted(added) == [".docx", ".html", ".md", ".pdf", ".txt"], report.files
+    facts = {".txt": "7:40", ".md": "late July", ".html": "2.4 metres", ".pdf": "nine percent"}
+    for suffix, fact in facts.items():
+        assert fact in (index.document_text(added[suffix].source) or "")
+    assert "NAVTEXT" not in (index.document_text(added[".html"].source) or "")
+
+
+def test_an_extractor_that_cannot_import_stops_the_ingest(
+    fake_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(DATA / "report.pdf", tmp_path / "report.pdf")
+    monkeypatch.setitem(sys.modules, "pypdf", None)  # as if it were not installed
+    with pytest.raises(MissingDependencyError, match="pdf extractor cannot import pypdf"):
+        Pipeline.build(fake_settings).index.ingest([tmp_path / "report.pdf"])

@@ -5,9 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.prompts import PROMPTS_DIR, PromptError, load_prompt
+from chatbot.config import Settings
+from chatbot.prompts import PromptError, bundled_prompts, load_prompt
 
-ALL = sorted(p.stem for p in PROMPTS_DIR.glob("*.md"))
+ALL = bundled_prompts()
+
+
+def test_the_prompts_are_bundled_in_the_package() -> None:
+    assert ALL == ["answer", "answer_system", "condense", "summarize_map", "summarize_reduce"]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -25,10 +30,30 @@ def test_missing_value_is_an_error() -> None:
         prompt.format(passages="x")
 
 
-def test_unknown_prompt_lists_available(tmp_path: Path) -> None:
+def test_unknown_prompt_lists_the_bundled_ones(tmp_path: Path) -> None:
     (tmp_path / "one.md").write_text("hi {x}")
-    with pytest.raises(PromptError, match="one"):
+    with pytest.raises(PromptError, match="condense"):
         load_prompt("two", tmp_path)
+
+
+def test_a_prompts_dir_overrides_single_prompts(tmp_path: Path) -> None:
+    (tmp_path / "answer_system.md").write_text("Answer like a pirate.\n")
+    assert load_prompt("answer_system", tmp_path).template == "Answer like a pirate.\n"
+    assert load_prompt("answer", tmp_path) == load_prompt("answer")  # not overridden
+
+
+def test_the_setting_reaches_the_answer_prompt(tmp_path: Path) -> None:
+    from chatbot.answer import answer_messages
+
+    (tmp_path / "answer_system.md").write_text("Answer like a pirate.\n")
+    settings = Settings(prompts_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    messages = answer_messages([], "q?", settings.prompts_dir)
+    assert messages[0].content == "Answer like a pirate.\n"
+
+
+def test_a_prompts_dir_that_is_not_a_folder_is_a_settings_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not a folder"):
+        Settings(prompts_dir=tmp_path / "missing", _env_file=None)  # type: ignore[call-arg]
 
 
 def test_the_answer_pipeline_fills_its_prompts() -> None:

@@ -135,7 +135,7 @@ def test_mmr_on_no_hits_returns_nothing(seeded: Pipeline) -> None:
 
 def test_dense_only_candidates_get_their_exact_keyword_score(seeded: Pipeline) -> None:
     # Here the top dense chunk is not the top BM25 chunk but shares words with the question.
-    question = "Which newspaper published Xi's article before the visit?"
+    question = "Which newspaper did Xi write for?"
     every_bm25 = {str(d.id): raw for d, raw in seeded.retriever.bm25(question, k=1000)}
     [(top_dense, _)] = seeded.retriever.dense(question, 1)
     [(top_keyword, _)] = seeded.retriever.bm25(question, 1)

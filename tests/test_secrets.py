@@ -142,7 +142,12 @@ def test_cli_output_files_and_reports_never_contain_the_key(run_cli: Run, tmp_pa
         code = run_cli(
             good.base_url, "eval", str(suite), "--json", "report.json", "--html", "report.html"
         )
-        assert code in (0, 1) and (tmp_path / "report.json").exists()
+        # The server's one canned reply lacks "Kazakhstan": case visit fails, case second
+        # (no expectations) passes, so the run exits 1 with a report of both.
+        report = json.loads((tmp_path / "report.json").read_text())
+        assert code == 1 and (report["passed"], report["failed"]) == (1, 1)
+        visit = next(c for c in report["cases"] if c["id"] == "visit")
+        assert [c["name"] for c in visit["checks"] if not c["passed"]] == ["contains"]
     for fault in ("401", "500", "reset", "malformed"):
         with FaultServer([fault]) as bad:
             assert run_cli(bad.base_url, "ask", QUESTION) == 2  # the query embedding fails
@@ -164,7 +169,8 @@ def test_cli_output_files_and_reports_never_contain_the_key(run_cli: Run, tmp_pa
 
 
 def test_exported_chat_never_contains_the_key(seeded_data: Path) -> None:
-    exporting = pytest.importorskip("chatbot.app.exporting")
+    from chatbot.app import exporting
+
     with FaultServer(["ok"]) as server:
         settings = Settings(
             llm_provider="openai", embeddings_provider="fake", openai_api_key=KEY,
@@ -174,3 +180,35 @@ def test_exported_chat_never_contains_the_key(seeded_data: Path) -> None:
         answers = [ask(Pipeline.build(settings), QUESTION)]
     assert_clean(exporting.to_markdown(answers), "the Markdown export")
     assert_clean(exporting.to_json(answers), "the JSON export")
+
+
+# --- issue 13 item 10: settings errors never quote the input (which holds the key) ---------------
+def test_invalid_settings_errors_never_show_the_key(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from pydantic import ValidationError
+    from streamlit.testing.v1 import AppTest
+
+    from chatbot.config import describe_settings_error, get_settings
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("CHATBOT_CHUNK_SIZE", "100")  # below the default overlap (120): invalid
+    monkeypatch.setenv("CHATBOT_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(ValidationError) as caught:
+        get_settings()
+    assert KEY in repr(caught.value.errors())  # pydantic's own errors carry the input
+    described = describe_settings_error(caught.value)
+    assert_clean(described, "describe_settings_error")
+    assert "chunk_overlap must be smaller than chunk_size" in described
+
+    assert main(["sources"]) == 2
+    captured = capsys.readouterr()
+    assert_clean(captured.out + captured.err, "the CLI's settings error")
+    assert "chunk_overlap must be smaller than chunk_size" in captured.err
+
+    app = Path(__file__).resolve().parent.parent / "chatbot" / "app" / "main.py"
+    at = AppTest.from_file(str(app), default_timeout=60)
+    at.run()
+    shown = " ".join(str(e.value) for e in at.error).replace("\\", "")  # Markdown escapes
+    assert "The settings are invalid" in shown and "chunk_overlap" in shown
+    assert_clean(shown, "the app's settings banner")

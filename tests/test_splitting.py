@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.loaders import join_pages, load, normalize
+from chatbot.loaders import LoadLimits, join_pages, load, normalize
 from chatbot.models import Chunk
 from chatbot.splitting import page_furniture, split_text
 
@@ -87,7 +87,7 @@ def test_overlap_repeats_trailing_sentences() -> None:
 
 
 def test_seed_boilerplate_never_reaches_a_chunk() -> None:
-    document = load(SEED, 2**20)
+    document = load(SEED, LoadLimits())
     assert document.text.count(BANNER) == 2
     chunks = split_text(document.text, "seed", 700, 120)
     _check_offsets(chunks, document.text)

@@ -337,8 +337,10 @@ def test_stray_fragments_are_not_reported_as_claims(one_chunk: Settings) -> None
     pipeline = _pipeline(one_chunk, fake_llm_replies=['- The Harbor Museum opened in 1901 [1]. "'])
     summary = summarize(pipeline)
 
-    assert [b.text for b in summary.bullets] == ["The Harbor Museum opened in 1901 [1]."]
-    assert summary.notes == []
+    # The quote is the model's text and stays (the checker only edits markers), but it is no
+    # claim: no note, no dropped bullet.
+    assert [b.text for b in summary.bullets] == ['The Harbor Museum opened in 1901 [1]. "']
+    assert summary.notes == [] and summary.dropped_bullets == []
 
 
 def test_a_preamble_instead_of_the_bullet_asks_again(one_chunk: Settings) -> None:

@@ -15,6 +15,7 @@ import streamlit as st
 from chatbot.answer import Turn, start_warm_up
 from chatbot.config import Settings
 from chatbot.index import IndexError_
+from chatbot.loaders import MissingDependencyError
 from chatbot.local_models import ModelError
 from chatbot.locking import IndexBusyError
 from chatbot.models import Answer
@@ -24,8 +25,11 @@ from chatbot.service_errors import ModelServiceError, explain
 
 #: Failures of the model service or its configuration: shown as a banner, the chat is kept.
 SERVICE_ERRORS: tuple[type[BaseException], ...] = (ProviderError, ModelServiceError, ModelError)
-#: Failures while opening the index and embeddings: nothing can be shown but the message.
-STARTUP_ERRORS: tuple[type[BaseException], ...] = (IndexError_, IndexBusyError, *SERVICE_ERRORS)
+#: Failures while opening the index and embeddings (or an extractor that is not installed):
+#: nothing can be shown but the message.
+STARTUP_ERRORS: tuple[type[BaseException], ...] = (
+    IndexError_, IndexBusyError, MissingDependencyError, *SERVICE_ERRORS
+)
 
 
 @st.cache_resource(show_spinner="Loading the index and models…")

@@ -51,7 +51,7 @@ def render_answer(answer: Answer) -> None:
             icon=":material/warning:",
         )
     render_citations(answer.citations)
-    st.caption(views.caption(answer))
+    st.caption(views.md_escape(views.caption(answer)))
     if answer.abstained and answer.notes:
         st.caption(views.md_escape("; ".join(answer.notes)))
 
@@ -94,7 +94,12 @@ def _answer(
     pipeline: Pipeline, question: str, banner: DeltaGenerator, shown: str | None
 ) -> None:
     settings = pipeline.settings
+    notice = st.empty()  # retries and a slow service, shown while they happen
     placeholder = st.empty()
+
+    def status(message: str) -> None:
+        notice.info(views.md_escape(message), icon=":material/hourglass_top:")
+
     try:
         if is_summary_request(question):  # "summarize ..." reads every chunk, not the top k
             with placeholder.container(), st.spinner("Reading every chunk to summarize…"):
@@ -110,23 +115,26 @@ def _answer(
                     mode=st.session_state["retriever"],
                     mmr=st.session_state["mmr"],
                     sources=st.session_state["search_sources"] or None,
+                    status=status,
                 )
             )
         with placeholder.container():
             st.write_stream(tokens)
     except AnswerError as exc:
-        placeholder.error(str(exc))
+        placeholder.error(views.md_escape(str(exc)))
         return
     except Exception as exc:
         problem = app_state.service_problem(exc, settings)
         if problem is None:
             raise
         st.session_state["service_error"] = problem
-        placeholder.error(f"The question was not answered: {problem}")
+        placeholder.error(f"The question was not answered: {views.md_escape(problem)}")
         if shown is None:  # one banner is enough; the failed turn shows the details
             with banner:
                 show_service_banner(problem)
         return
+    finally:
+        notice.empty()
     if tokens.answer is None:  # stream_answer always ends with an Answer
         placeholder.error("the answer stage ended without an answer")
         return

@@ -10,8 +10,8 @@ from pathlib import Path
 import streamlit as st
 
 from chatbot.app import app_state, views
-from chatbot.app.uploads import UPLOAD_TYPES, Upload, save_uploads
-from chatbot.index import source_name
+from chatbot.app.uploads import UPLOAD_TYPES, Upload, ingest_uploads
+from chatbot.loaders import LoadLimits
 from chatbot.models import IngestReport
 from chatbot.pipeline import Pipeline
 
@@ -37,7 +37,7 @@ def _delete(pipeline: Pipeline, source: str) -> None:
     try:
         deleted = pipeline.index.remove(source)
     except KeyError:
-        st.session_state["flash"] = f"{source} was already removed"
+        st.session_state["flash"] = f"{source} was already removed"  # escaped when shown
         return
     except app_state.STARTUP_ERRORS as exc:  # busy index, store failure
         st.session_state["flash_error"] = str(exc)
@@ -75,25 +75,17 @@ def _upload_section(pipeline: Pipeline) -> None:
     if not st.button("Upload and index", type="primary", disabled=not files):
         return
     uploads = [Upload(f.name, f.getvalue()) for f in files or []]
-    saved, rejected = save_uploads(uploads, uploads_dir(pipeline), int(limit_mb * 2**20))
+    limits = LoadLimits.from_settings(settings)
     try:
-        report = pipeline.index.ingest(saved, progress=_progress_bar()) if saved else IngestReport()
+        report = ingest_uploads(
+            pipeline.index, uploads, uploads_dir(pipeline), limits, _progress_bar()
+        )
     except app_state.STARTUP_ERRORS as exc:  # busy index, store or embedding service failure
         st.error(views.md_escape(str(exc)))
         return
-    report.files[:0] = rejected
-    _discard_skipped(saved, report)
     st.session_state["ingest_report"] = report
     st.session_state["uploader_generation"] += 1
     st.rerun()
-
-
-def _discard_skipped(saved: list[Path], report: IngestReport) -> None:
-    """Uploads that could not be ingested are not kept (a re-index would only skip them again)."""
-    skipped = {f.source for f in report.files if f.status == "skipped"}
-    for path in saved:
-        if source_name(path) in skipped:
-            path.unlink(missing_ok=True)
 
 
 def _report_section() -> None:
@@ -134,7 +126,7 @@ def _sources_section(pipeline: Pipeline) -> None:
             key=f"delete:{row['source']}",
             on_click=_delete,
             args=(pipeline, row["source"]),
-            help=f"Remove {row['source']} from the index",
+            help=f"Remove {views.md_escape(row['source'])} from the index",
         )
     prune = st.checkbox("Also remove sources whose files are gone", value=False)
     if st.button("Re-index all sources"):

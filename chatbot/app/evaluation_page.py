@@ -1,4 +1,4 @@
-"""Evaluation page: run a suite from `prompts/eval/` and show pass/fail per case and metrics.
+"""Evaluation page: run a bundled suite (`chatbot/resources/eval/`) and show each case and metrics.
 
 `chatbot.evaluate` is imported lazily: the page says "not available yet" without it.
 """
@@ -14,9 +14,7 @@ from chatbot.app import app_state, views
 from chatbot.app.chat_page import show_service_banner
 from chatbot.app.optional import feature
 from chatbot.pipeline import Pipeline
-from chatbot.prompts import PROMPTS_DIR
-
-SUITES_DIR = PROMPTS_DIR / "eval"
+from chatbot.prompts import SUITES_DIR
 
 
 def render(pipeline: Pipeline) -> None:
@@ -24,9 +22,11 @@ def render(pipeline: Pipeline) -> None:
     module = feature("chatbot.evaluate", "Evaluations")
     if module is None:
         return
-    suites = sorted(SUITES_DIR.glob("*.y*ml")) if SUITES_DIR.is_dir() else []
+    suites = sorted(
+        Path(str(p)) for p in SUITES_DIR.iterdir() if p.name.endswith((".yaml", ".yml"))
+    )
     if not suites:
-        st.info("No evaluation suite found under prompts/eval/.")
+        st.info("No evaluation suite is bundled with this installation.")
         return
     suite = st.selectbox("Suite", suites, format_func=lambda p: p.name)
     use_index = st.checkbox(

@@ -1,44 +1,61 @@
 """The conversation as a Markdown document (citations resolved to sources) or as JSON.
 
 JSON keeps each answer exactly in the CLI's `--json` shape (`Answer.to_json()`), so an export
-can be checked with the same tools as `chatbot ask --json`.
+can be checked with the same tools as `chatbot ask --json`. In Markdown every piece of document
+or model text is escaped (`views.md_text`): a planted `![](https://host/?q=...)` would otherwise
+become a remote image request when the export is opened. Only URLs the user wrote in the
+question stay clickable.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from chatbot.app.views import caption, location, support_offsets, unsupported
+from chatbot.app.views import (
+    caption,
+    location,
+    md_escape,
+    md_text,
+    question_links,
+    support_offsets,
+    unsupported,
+)
 from chatbot.models import Answer
 
 
-def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" if line else ">" for line in text.splitlines())
+def _quote(text: str, keep_links: Collection[str]) -> str:
+    return "\n".join(
+        f"> {md_text(line, keep_links)}" if line else ">" for line in text.splitlines()
+    )
+
+
+def _answer_lines(number: int, answer: Answer) -> list[str]:
+    links = question_links(answer.question)
+    lines = [f"## {number}. {md_text(answer.question, links)}", ""]
+    body = md_text(answer.answer, links)
+    lines += [f"_No answer in the documents:_ {body}" if answer.abstained else body, ""]
+    flagged = unsupported(answer)
+    lines += [f"- ⚠ not supported by the documents: {md_text(s, links)}" for s in flagged]
+    if flagged:
+        lines.append("")
+    if answer.citations:
+        lines += ["Sources:", ""]
+        for c in answer.citations:
+            lines.append(f"\\[{c.n}\\] {md_escape(c.source)}, {location(c)}")
+            span = support_offsets(c)
+            quoted = c.text[span[0] : span[1]] if span else c.text
+            lines += ["", _quote(quoted, links), ""]
+    lines += [f"_{md_escape(caption(answer))}_", ""]
+    return lines
 
 
 def to_markdown(answers: Sequence[Answer], exported_at: float | None = None) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(exported_at or time.time()))
     lines = ["# Conversation", "", f"Exported {stamp}, {len(answers)} question(s).", ""]
     for number, answer in enumerate(answers, 1):
-        lines += [f"## {number}. {answer.question}", ""]
-        if answer.abstained:
-            lines += [f"_No answer in the documents:_ {answer.answer}", ""]
-        else:
-            lines += [answer.answer, ""]
-        for sentence in unsupported(answer):
-            lines += [f"- ⚠ not supported by the documents: {sentence}"]
-        if unsupported(answer):
-            lines.append("")
-        if answer.citations:
-            lines += ["Sources:", ""]
-            for c in answer.citations:
-                lines.append(f"[{c.n}] {c.source}, {location(c)}")
-                span = support_offsets(c)
-                quoted = c.text[span[0] : span[1]] if span else c.text
-                lines += ["", _quote(quoted), ""]
-        lines += [f"_{caption(answer)}_", ""]
+        lines += _answer_lines(number, answer)
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -18,7 +18,7 @@ from chatbot.app import (
     summaries_page,
     views,
 )
-from chatbot.config import get_settings
+from chatbot.config import describe_settings_error, get_settings
 
 ERROR_ICON = ":material/error:"
 
@@ -29,7 +29,8 @@ def main() -> None:
     try:
         settings = get_settings()
     except ValidationError as exc:
-        st.error(f"The settings are invalid: {views.md_escape(str(exc))}", icon=ERROR_ICON)
+        problem = describe_settings_error(exc)  # never str(exc): it quotes the API key
+        st.error(f"The settings are invalid: {views.md_escape(problem)}", icon=ERROR_ICON)
         st.stop()
     page, export_slot = sidebar.render(settings)
     banner = st.container()

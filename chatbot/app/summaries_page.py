@@ -61,7 +61,8 @@ def show(summary: Any) -> None:
     usage = getattr(summary, "usage", {})
     timings = getattr(summary, "timings", {})
     st.caption(
-        f"{getattr(summary, 'model', '')} · {getattr(summary, 'chunks_read', 0)} chunks read · "
+        f"{views.md_escape(str(getattr(summary, 'model', '')))} · "
+        f"{getattr(summary, 'chunks_read', 0)} chunks read · "
         f"{usage.get('prompt_tokens', 0)} + {usage.get('completion_tokens', 0)} tokens · "
         f"total {timings.get('total_s', 0.0):.2f} s"
     )

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
+from chatbot import markers
 from chatbot.models import Answer, Citation
 
-_MARKER = re.compile(r"\s?\[(\d+(?:\s*,\s*\d+)*)\]")
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]#|<>~$:])")
+#: Markdown syntax, plus what makes links without brackets: ":" (https://), "." (www.x) and
+#: "@" (a@b.c, an e-mail autolink); escaping is invisible once rendered.
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#|<>~$:!.@&])")
+#: URLs a reader may want as links (kept only when the user's own question contains them).
+_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\[\]()\"'`]+[^\s<>\[\]()\"'`.,;:!?]")
 
 CHIP_STYLE = (
     "display:inline-block;min-width:1.3em;padding:0 .35em;margin-left:.15em;border-radius:.6em;"
@@ -31,18 +35,38 @@ MARK_STYLE = "background:#ffe168;color:#111;padding:0 .1em"
 
 
 def md_escape(text: str) -> str:
-    """Backslash-escape Markdown syntax so user-controlled text is shown literally."""
+    """Backslash-escape Markdown syntax so user-controlled text is shown literally: no link,
+    image, autolink or HTML from a document or a model reply (character by character, so
+    escaping streamed tokens one by one equals escaping their concatenation)."""
     return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", "  \n")
+
+
+def md_text(text: str, keep_links: Collection[str] = ()) -> str:
+    """`md_escape`, except that URLs in `keep_links` (taken from the user's own question)
+    stay clickable as `<url>` autolinks; any other URL is shown as text."""
+    out: list[str] = []
+    done = 0
+    for match in _URL.finditer(text):
+        if match.group(0) in keep_links:
+            out += [md_escape(text[done : match.start()]), f"<{match.group(0)}>"]
+            done = match.end()
+    out.append(md_escape(text[done:]))
+    return "".join(out)
+
+
+def question_links(question: str) -> set[str]:
+    """The URLs the user wrote in a question."""
+    return set(_URL.findall(question))
 
 
 def _chips(escaped: str) -> str:
     def chip(match: re.Match[str]) -> str:
-        numbers = re.split(r"\s*,\s*", match.group(1))
         return "".join(
-            f'<span class="chatbot-cite" style="{CHIP_STYLE}">{n}</span>' for n in numbers
+            f'<span class="chatbot-cite" style="{CHIP_STYLE}">{n}</span>'
+            for n in markers.group_numbers(match.group(1))
         )
 
-    return _MARKER.sub(chip, escaped)
+    return markers.MARKER.sub(chip, escaped)
 
 
 def claim_html(text: str, supported: bool) -> str:
