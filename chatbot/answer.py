@@ -17,6 +17,7 @@ from pathlib import Path
 from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 
 from chatbot import markers
+from chatbot.answerable import model_check, relevance_gate
 from chatbot.citations import check
 from chatbot.index import UnknownSourceError
 from chatbot.local_models import ModelError
@@ -294,15 +295,9 @@ def prepare(
     passages = pipeline.retriever.retrieve(
         standalone, k, mode, sources, mmr_lambda=settings.mmr_lambda if use_mmr else None
     )
-    best_dense = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
-    relevant = passages and (
-        mode == "bm25" or best_dense >= (settings.min_relevance or 0.0)
-    )
-    if not relevant:
-        return Prepared([], [], [
-            f"no passage reached the relevance threshold {settings.min_relevance} "
-            f"(best {best_dense:.2f}); the model was not asked"
-        ])
+    gated = relevance_gate(passages, mode, settings)
+    if gated:
+        return Prepared([], [], [gated])
     budget = pipeline.chat.context_window - settings.max_answer_tokens - 64
     if any(settings.passage_chars):
         weights = pipeline.retriever.term_weights(standalone)
@@ -313,6 +308,26 @@ def prepare(
         ]
     kept, notes, messages = fit_context(passages, standalone, budget, settings.prompts_dir)
     return Prepared(kept, messages, notes)
+
+
+def _check_first(
+    pipeline: Pipeline,
+    prepared: Prepared,
+    answer: Answer,
+    deadline: Deadline,
+    status: StatusFn | None,
+) -> None:
+    """The model check (`answer_check`); when it finds no answer, the messages are cleared so
+    none is written."""
+    verdict = model_check(pipeline, prepared.messages, deadline, status)
+    answer.timings["check_s"] = verdict.seconds
+    if verdict.answerable is False:
+        answer.notes.append(
+            "the model check found no answer in the passages; the answer was not written"
+        )
+        prepared.messages = []
+    elif verdict.answerable is None:
+        answer.notes.append("the model check's reply was neither yes nor no; answered anyway")
 
 
 def stream_answer(
@@ -366,6 +381,8 @@ def stream_answer(
     )
     answer.timings["retrieve_s"] = round(time.perf_counter() - started, 4)
     answer.notes.extend(prepared.notes)
+    if prepared.messages and settings.answer_check:
+        _check_first(pipeline, prepared, answer, deadline, status)
     if not prepared.messages:
         answer.timings["total_s"] = round(time.perf_counter() - started, 4)
         yield ABSTENTION

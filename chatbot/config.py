@@ -29,6 +29,7 @@ DEFAULT_CHAT_MODELS = {
     "fake": "fake-extractive",
 }
 DEFAULT_MIN_RELEVANCE = {"local": 0.35, "openai": 0.2, "fake": 0.2}
+DEFAULT_MIN_HYBRID_SCORE = {"local": 0.4, "openai": 0.0, "fake": 0.0}
 DEFAULT_EMBEDDING_MODELS = {
     "local": "all-MiniLM-L6-v2-onnx-int8",
     "openai": "text-embedding-3-small",
@@ -206,6 +207,22 @@ class Settings(BaseSettings):
         "(local 0.35: keeps 117 of 118 answerable and stops 7 of 14 unanswerable benchmark "
         "questions, see benchmarks/abstention.py; openai and fake 0.2, not calibrated).",
     )
+    min_hybrid_score: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="With hybrid retrieval, also abstain without asking the model when the "
+        "best passage's fused score (dense similarity plus the rarity-weighted share of the "
+        "question's words it contains) is below this. Empty: calibrated per embedding provider "
+        "(local 0.4: stops 29 of 40 on-topic unanswerable XQuAD dev questions and none of the "
+        "40 answerable ones, see docs/benchmarks.md; openai and fake 0, off).",
+    )
+    answer_check: bool = Field(
+        default=False,
+        description="Before answering, ask the chat model one short question: do the "
+        "passages state the answer? (a JSON schema reply where the server supports "
+        "response_format, plain text otherwise); abstain when it says no.",
+    )
     prices_per_million: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {
             "gpt-4o-mini": (0.15, 0.60),
@@ -293,6 +310,8 @@ class Settings(BaseSettings):
             self.embedding_model = DEFAULT_EMBEDDING_MODELS[self.embeddings_provider]
         if self.min_relevance is None:
             self.min_relevance = DEFAULT_MIN_RELEVANCE[self.embeddings_provider]
+        if self.min_hybrid_score is None:
+            self.min_hybrid_score = DEFAULT_MIN_HYBRID_SCORE[self.embeddings_provider]
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
@@ -306,6 +325,7 @@ class Settings(BaseSettings):
         if "embeddings_provider" in overrides and "embedding_model" not in overrides:
             data["embedding_model"] = ""
             data["min_relevance"] = None
+            data["min_hybrid_score"] = None
         data.update(overrides)
         return Settings(**data)
 

@@ -34,6 +34,8 @@ class ChatBackend:
     #: The server keeps processed prompt prefixes (llama.cpp, vLLM, Ollama do; api.openai.com
     #: only for long prompts), so sending the system prompt ahead of the first question helps.
     prompt_cache: bool = False
+    #: Send `response_format` JSON schemas; set to False once the server rejects one.
+    structured_output: bool = True
     #: Kept so the in-process server lives as long as the model that talks to it.
     resources: list[Any] = field(default_factory=list)
 
