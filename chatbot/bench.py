@@ -249,8 +249,9 @@ class AnswerRecord:
 
 
 def answer_metrics(records: Sequence[AnswerRecord]) -> dict[str, Any]:
-    """Answer match and citation precision over answerable questions; abstention precision and
-    recall over all (a correct abstention is one on a question without gold passages)."""
+    """Answer match, citation precision and false abstention (abstained although answerable)
+    over answerable questions; abstention precision and recall over all (a correct abstention
+    is one on a question without gold passages)."""
     answerable = [r for r in records if r.gold]
     citations = sum(len(r.citations) for r in answerable)
     abstained = [r for r in records if r.abstained]
@@ -276,6 +277,7 @@ def answer_metrics(records: Sequence[AnswerRecord]) -> dict[str, Any]:
         "citations": citations,
         "abstention_precision": ratio(sum(not r.gold for r in abstained), len(abstained)),
         "abstention_recall": ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
+        "false_abstention": ratio(sum(r.abstained for r in answerable), len(answerable)),
         "abstained": len(abstained),
         "ttft_median_s": rounded(statistics.median(ttft) if ttft else None),
         "ttft_p90_s": rounded(percentile(ttft, 90)),

@@ -121,6 +121,7 @@ def test_answer_metrics_by_hand() -> None:
     assert metrics["citation_precision"] == round(2 / 3, 4)  # gold p1, p9 holds the answer
     assert metrics["abstention_precision"] == 0.5  # abstained on 2, one was unanswerable
     assert metrics["abstention_recall"] == 0.5  # 1 of 2 unanswerable abstained
+    assert metrics["false_abstention"] == 0.5  # 1 of 2 answerable abstained
     assert metrics["ttft_median_s"] == 2.0
     assert metrics["ttft_p90_s"] == pytest.approx(2.8)
     assert metrics["total_median_s"] == 1.5
