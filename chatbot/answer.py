@@ -6,9 +6,7 @@ and the app show the same thing; `ask` is the non-streaming wrapper.
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,19 +18,15 @@ from chatbot import markers
 from chatbot.answerable import model_check, relevance_gate
 from chatbot.citations import check
 from chatbot.index import UnknownSourceError
-from chatbot.local_models import ModelError
 from chatbot.model_calls import Deadline, StatusFn
 from chatbot.model_calls import invoke as invoke_model
 from chatbot.model_calls import stream as stream_model
 from chatbot.models import Answer, Passage
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
-from chatbot.providers import ProviderError
 from chatbot.retrieve import bm25_tokens
 from chatbot.sentences import sentence_spans
-from chatbot.service_errors import ModelServiceError
 
-logger = logging.getLogger(__name__)
 ABSTENTION = "I could not find this in the documents."
 _ABSTAIN = re.compile(
     r"(could not|couldn't|cannot|can't|can not|unable to) (find|answer|determine|be found)"
@@ -212,32 +206,6 @@ def is_abstention(text: str) -> bool:
     spans = sentence_spans(stripped, lines=True)
     first_sentence = stripped[spans[0][0] : spans[0][1]] if spans else stripped
     return bool(_ABSTAIN.search(first_sentence)) and not markers.has_marker(stripped)
-
-
-def warm_up(pipeline: Pipeline) -> None:
-    """Start the chat model and, where the server keeps processed prompts, have it process the
-    system prompt once, so the first question only pays for its own passages."""
-    chat, settings = pipeline.chat, pipeline.settings
-    if chat.prompt_cache:
-        messages = answer_messages([], "", settings.prompts_dir)
-        invoke_model(settings, chat.model.bind(max_completion_tokens=1), messages)
-
-
-def start_warm_up(pipeline: Pipeline) -> threading.Thread:
-    """`warm_up` in a background thread; a failure is only logged (the first question reports
-    it the usual way)."""
-
-    def run() -> None:
-        try:
-            warm_up(pipeline)
-        except Exception as exc:
-            # Only our own errors' messages are known to be safe to log (no keys, no URLs).
-            safe = isinstance(exc, ModelServiceError | ProviderError | ModelError)
-            logger.warning("warm start failed: %s", exc if safe else type(exc).__name__)
-
-    thread = threading.Thread(target=run, name="chatbot-warm-start", daemon=True)
-    thread.start()
-    return thread
 
 
 def condense(

@@ -253,9 +253,10 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.answer import Turn, start_warm_up
+    from chatbot.answer import Turn
     from chatbot.pipeline import Pipeline
     from chatbot.summarize import is_summary_request, summary_as_answer
+    from chatbot.warm_start import start_warm_up
 
     pipeline = Pipeline.build(settings)
     if settings.warm_start:

@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from chatbot.answer import Turn, start_warm_up
+from chatbot.answer import Turn
 from chatbot.config import Settings
 from chatbot.index import IndexError_
 from chatbot.loaders import MissingDependencyError
@@ -22,6 +22,7 @@ from chatbot.models import Answer
 from chatbot.pipeline import Pipeline
 from chatbot.providers import ProviderError
 from chatbot.service_errors import ModelServiceError, explain
+from chatbot.warm_start import start_warm_up
 
 #: Failures of the model service or its configuration: shown as a banner, the chat is kept.
 SERVICE_ERRORS: tuple[type[BaseException], ...] = (ProviderError, ModelServiceError, ModelError)
