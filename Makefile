@@ -19,7 +19,7 @@ LOCKED := $(BIN)/uv pip install --python $(BIN)/python --require-hashes --no-dep
 PROJECT := $(BIN)/uv pip install --python $(BIN)/python --no-deps --no-build-isolation -e .
 endif
 
-.PHONY: chat test install install-test lock check-lock wheel-check doctor lint models ingest ui \
+.PHONY: chat test install install-test install-bench lock check-lock wheel-check doctor lint models ingest ui \
 	eval bench-ingest bench-latency clean
 
 $(BIN)/python:
@@ -41,8 +41,15 @@ $(VENV)/.installed-test: pyproject.toml requirements/test.lock | $(INSTALL_TOOL)
 	$(PROJECT)
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-bench: pyproject.toml requirements/bench.lock | $(INSTALL_TOOL)
+	$(LOCKED) requirements/bench.lock
+	$(PROJECT)
+	touch $@ $(VENV)/.installed
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+# benchmarks/scale.py's plot and benchmarks/keyword_engines.py (the `bench` extra)
+install-bench: $(VENV)/.installed-bench
 
 lock: install $(BIN)/uv
 	$(BIN)/python scripts/lock.py

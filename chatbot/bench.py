@@ -289,14 +289,14 @@ def answer_metrics(records: Sequence[AnswerRecord]) -> dict[str, Any]:
 # --- running -----------------------------------------------------------------------------------
 def write_corpus(rows: Sequence[CorpusRow], folder: Path) -> dict[str, str]:
     """One .txt file per passage (its text only); returns source name -> passage id."""
-    from chatbot.index import source_name
+    from chatbot.discover import name_for
 
     mapping: dict[str, str] = {}
     for number, row in enumerate(rows):
         stem = row.id if _SAFE_ID.match(row.id) else f"passage-{number:06d}"
         path = folder / f"{stem}.txt"
         path.write_text(row.text, encoding="utf-8")
-        mapping[source_name(path)] = row.id
+        mapping[name_for(folder.resolve(), path.resolve())] = row.id
     return mapping
 
 
@@ -363,7 +363,7 @@ def run_baseline(
         [row.text for row in corpus], metadatas=[{"passage_id": row.id} for row in corpus]
     )
     name = f"bench-base-{uuid.uuid4().hex[:12]}"
-    client = pipeline.index.client
+    client = pipeline.index.vectors.client()
     store = Chroma(collection_name=name, embedding_function=pipeline.embeddings, client=client)
     started = time.perf_counter()
     try:
@@ -443,6 +443,7 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Ingest the corpus into a throwaway collection, measure, drop the collection."""
     from chatbot.evaluate import throwaway_pipeline
+    from chatbot.ingest import ingest as ingest_files
 
     unknown = [r for r in retrievers if r not in ALL_RETRIEVERS]
     if unknown:
@@ -467,7 +468,8 @@ def run_benchmark(
         tempfile.TemporaryDirectory(prefix="chatbot-bench-") as tmp,
     ):
         mapping = write_corpus(corpus, Path(tmp))
-        ingest = pipeline.index.ingest(
+        ingest = ingest_files(
+            pipeline.index,
             [Path(tmp)],
             progress=lambda stage, done, total: progress(f"ingest {stage}", done, total),
         )

@@ -125,25 +125,31 @@ def _ingest_progress(bar: Progress) -> Callable[[str, int, int], None]:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.pipeline import Pipeline
+    from chatbot.index import Index
+    from chatbot.ingest import ingest, rebuild, reindex_all
+    from chatbot.providers import make_embeddings
 
-    if args.rebuild:  # before opening: works even when the embedding model changed
-        from chatbot.index import drop_index
-
-        drop_index(settings)
-    pipeline = Pipeline.build(settings)
-    if args.if_empty and pipeline.index.count() > 0:
-        console.print(f"index already holds {pipeline.index.count()} chunks; nothing to do")
+    if args.all and args.paths:
+        console.print("[red]error:[/red] give paths or --all, not both")
+        return 2
+    # A rebuild replaces the collection, so it opens it whatever embedding model built it.
+    index = Index(settings, make_embeddings(settings), check_model=not args.rebuild)
+    if args.if_empty and index.count() > 0:
+        console.print(f"index already holds {index.count()} chunks; nothing to do")
         return 0
-    paths = [Path(p) for p in (args.paths or ["seeds"])]
+    paths = None if args.all else [Path(p) for p in (args.paths or ["seeds"])]
+    include, exclude = args.include or (), args.exclude or ()
     with _progress() as bar:
-        report = pipeline.index.ingest(
-            paths,
-            prune=args.prune,
-            include=args.include or (),
-            exclude=args.exclude or (),
-            progress=_ingest_progress(bar),
-        )
+        progress = _ingest_progress(bar)
+        if args.rebuild:
+            report = rebuild(index, paths, include=include, exclude=exclude, progress=progress)
+        elif paths is None:
+            report = reindex_all(index, prune=args.prune, progress=progress)
+        else:
+            report = ingest(
+                index, paths, prune=args.prune, include=include, exclude=exclude,
+                progress=progress,
+            )
     if args.json:
         out.print_json(data=report.to_json())
     else:
@@ -165,19 +171,19 @@ def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
 
     rows = Pipeline.build(settings).index.sources()
     if args.json:
-        out.print(json.dumps(rows, ensure_ascii=False, indent=2), markup=False)
+        listing = [row.to_json() for row in rows]
+        out.print(json.dumps(listing, ensure_ascii=False, indent=2), markup=False)
         return 0
     table = Table("source", "chunks", "characters", "indexed at")
     table.columns[0].overflow = "fold"
     for row in rows:
-        table.add_row(
-            plain(row["source"]), str(row["chunks"]), str(row["characters"]), row["indexed_at"]
-        )
+        table.add_row(plain(row.source), str(row.chunks), str(row.characters), row.indexed_time())
     out.print(table)
     return 0
 
 
 def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.index import UnknownSourceError
     from chatbot.pipeline import Pipeline
 
     index = Pipeline.build(settings).index
@@ -185,9 +191,8 @@ def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
     for source in args.sources:
         try:
             deleted = index.remove(source)
-        except KeyError:
-            known = ", ".join(r["source"] for r in index.sources()) or "none"
-            error(f"no indexed source {source!r} (indexed: {known})")
+        except UnknownSourceError as exc:
+            error(str(exc))
             status = 1
             continue
         console.print(line("removed ", source, f" ({deleted} chunks)"))
@@ -439,10 +444,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="add or update files and folders in the index")
     p.add_argument("paths", nargs="*", help="files or folders (default: seeds/)")
+    p.add_argument(
+        "--all", action="store_true",
+        help="read every indexed source again from its file (works from any directory)",
+    )
     p.add_argument("--prune", action="store_true", help="remove sources whose files are gone")
     p.add_argument("--include", action="append", help="glob of files to take (repeatable)")
     p.add_argument("--exclude", action="append", help="glob of files to leave out (repeatable)")
-    p.add_argument("--rebuild", action="store_true", help="drop the collection first")
+    p.add_argument(
+        "--rebuild", action="store_true",
+        help="build a new index from these paths (or --all) and switch to it when complete",
+    )
     p.add_argument("--if-empty", action="store_true", help="only ingest into an empty index")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=cmd_ingest)

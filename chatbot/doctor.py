@@ -9,7 +9,9 @@ and every line is scrubbed of the configured secrets before it leaves `run_docto
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import sys
 import tempfile
 import time
@@ -219,7 +221,7 @@ def check_data_dir(settings: Settings) -> Check:
 
 
 def check_chroma(settings: Settings) -> tuple[Check, Any]:
-    from chatbot.index import make_chroma_client
+    from chatbot.vectors import Vectors
 
     where = (
         f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
@@ -228,31 +230,41 @@ def check_chroma(settings: Settings) -> tuple[Check, Any]:
     )
     fix = "start it (`chroma run --path DIR`) or unset CHROMA_HOST for the embedded store"
     try:
-        client = make_chroma_client(settings)
-        client.heartbeat()
+        vectors = Vectors(settings)
+        vectors.call(lambda client: client.heartbeat())
     except Exception as exc:  # an unreachable server raises whatever its transport raises
         return _fail("chroma", _first_line(exc).split("; ")[0], fix), None
-    return _ok("chroma", f"{where} answers"), client
+    return _ok("chroma", f"{where} answers"), vectors
 
 
-def check_collection(settings: Settings, client: Any) -> Check:
-    """The collection's embedding model against the configured one."""
-    names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
-    if settings.collection not in names:
+def check_collection(settings: Settings, vectors: Any) -> Check:
+    """The collection's embedding model against the configured one (read-only: the records
+    say which physical copy is active)."""
+    from chatbot import records
+
+    name = settings.collection
+    db_path = settings.data_dir / "index.db"
+    physical = None
+    if db_path.is_file():
+        with (
+            contextlib.closing(records.connect(db_path)) as db,
+            contextlib.suppress(sqlite3.Error),  # no schema yet
+        ):
+            physical = records.spaces(db, name)[0]
+    collection = vectors.collection(physical) if physical else None
+    if collection is None:
         return Check(
-            "collection", "note",
-            f"{settings.collection!r} does not exist yet; `chatbot ingest PATH` creates it",
+            "collection", "note", f"{name!r} does not exist yet; `chatbot ingest PATH` creates it"
         )
-    collection = client.get_collection(settings.collection)
-    built_with = (collection.metadata or {}).get("embedding_model")
+    built_with = collection.model
     if built_with and built_with != settings.embedding_model:
         return _fail(
             "collection",
-            f"{settings.collection!r} was built with {built_with!r}, "
+            f"{name!r} was built with {built_with!r}, "
             f"CHATBOT_EMBEDDING_MODEL is {settings.embedding_model!r}",
             f"set CHATBOT_EMBEDDING_MODEL={built_with} or rebuild: chatbot ingest --rebuild PATH",
         )
-    return _ok("collection", f"{settings.collection!r}: {collection.count()} chunks, {built_with}")
+    return _ok("collection", f"{name!r}: {collection.count()} chunks, {built_with}")
 
 
 # --- the whole run -------------------------------------------------------------------------------
@@ -266,10 +278,10 @@ def run_doctor(make_settings: SettingsFactory) -> list[Check]:
         checks.append(check_data_dir(settings))
         gguf = check_gguf(settings)
         checks += [gguf, check_chat(settings, gguf), check_embeddings(settings)]
-        chroma, client = check_chroma(settings)
+        chroma, vectors = check_chroma(settings)
         checks.append(chroma)
-        if client is not None:
-            checks.append(check_collection(settings, client))
+        if vectors is not None:
+            checks.append(check_collection(settings, vectors))
     return [_scrubbed(check, _secrets()) for check in checks]
 
 

@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chatbot.config import Settings
+from chatbot.ingest import ingest
 from chatbot.pipeline import Pipeline
 
 #: Called after each case with (done, total, case report).
@@ -410,7 +411,7 @@ def run_suite(
     report: dict[str, Any] = {"suite": suite.name, "passed": 0, "failed": 0, "cases": []}
     with pipeline_cm as pipeline:
         if not collection:
-            ingested = pipeline.index.ingest(paths, progress=ingest_progress or _no_progress)
+            ingested = ingest(pipeline.index, paths, progress=ingest_progress or _no_progress)
             if pipeline.index.count() == 0:
                 reasons = "; ".join(f"{f.source}: {f.reason}" for f in ingested.files)
                 raise SuiteError(f"{path}: no documents could be indexed ({reasons or 'none'})")

@@ -20,9 +20,8 @@ import logging
 import re
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -372,31 +371,3 @@ def _guarded(loader: Loader, path: Path, limits: LoadLimits) -> LoadedDocument:
         raise SkipFile("too deeply nested to parse") from None
     except MemoryError:
         raise SkipFile("needs more memory to parse than is available") from None
-
-
-def _matches(path: Path, patterns: Sequence[str]) -> bool:
-    name = path.as_posix()
-    return any(fnmatch(name, pat) or fnmatch(path.name, pat) for pat in patterns)
-
-
-def discover(
-    paths: Iterable[Path], include: Sequence[str] = (), exclude: Sequence[str] = ()
-) -> list[Path]:
-    """Files under the given paths (folders recursively, hidden entries left out), each once,
-    filtered by glob patterns matched against the full path or the file name."""
-    found: list[Path] = []
-    seen: set[Path] = set()
-    for root in paths:
-        candidates = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-        for path in candidates:
-            if any(part.startswith(".") for part in path.parts[len(root.parts) :]):
-                continue
-            if include and not _matches(path, include):
-                continue
-            if _matches(path, exclude):
-                continue
-            key = path.resolve()
-            if key not in seen:
-                seen.add(key)
-                found.append(path)
-    return found

@@ -1,17 +1,20 @@
-"""One writer at a time per data dir, and a repair after a writer died half-way.
+"""One writer at a time per data dir, and a repair after a writer died or vectors went missing.
 
 Every method that writes the index runs under `exclusive()`: an exclusive `fcntl.flock` on
 `<data_dir>/ingest.lock` (so two processes, say the CLI and the app, never interleave their
 writes), re-entrant within a process. A second writer waits up to `CHATBOT_LOCK_TIMEOUT` seconds,
 then fails with `IndexBusyError` naming the lock and the holder's pid. Readers never lock.
+Ingestion holds the lock only to commit: files are read, split and embedded before
+(chatbot/ingest.py).
 
-While a write runs, `<data_dir>/<collection>.writing` exists; it is removed only when the write
-finishes. Finding it on the next write means the previous writer was killed (or failed) part-way,
-so the three stores are reconciled first (`repair`): record-manager keys without a vector are
-dropped (else the next ingest would skip re-adding them), vectors without a record are registered,
-and a document whose chunks in Chroma do not match its row is marked stale, so the next ingest of
-that file redoes it. Vectors already written are kept, so an interrupted ingest resumes rather
-than re-embedding everything.
+While a write runs, `<data_dir>/<collection>.writing` exists; it is removed when the write
+finishes. The records in index.db are what is indexed; Chroma may briefly hold more (vectors
+are written before their records and deleted after them). So a writer killed part-way leaves
+only unused vectors, which the next ingest reuses or drops. What does need repair (`repair`):
+vectors missing for recorded chunks (Chroma's folder deleted by hand, a lost server volume),
+which are embedded again from the stored chunk text, and a rebuild that never finished, whose
+half-built copy is dropped (the old one stayed active throughout). Opening an index checks the
+counts and repairs at once when no other process is writing; every write checks first.
 """
 
 from __future__ import annotations
@@ -19,17 +22,18 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import logging
 import os
-import sqlite3
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from chatbot.config import Settings
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = "ingest.lock"
 #: How often a waiting writer retries the lock.
@@ -41,15 +45,15 @@ class IndexBusyError(RuntimeError):
 
 
 class _Writable(Protocol):
-    """What `repair` needs of `chatbot.index.Index` (kept structural to avoid an import cycle)."""
+    """What the lock and `repair` need of `chatbot.index.Index` (structural: no import cycle)."""
 
     settings: Settings
-    store: Any
-    records: Any
 
-    def _db(self) -> contextlib.AbstractContextManager[sqlite3.Connection]: ...
+    def needs_repair(self) -> bool: ...
 
-    def _bump(self, db: sqlite3.Connection) -> None: ...
+    def abandon_rebuild(self) -> bool: ...
+
+    def restore_vectors(self, *, thorough: bool) -> int: ...
 
 
 @dataclass
@@ -87,40 +91,49 @@ def _busy(path: Path, timeout: float) -> IndexBusyError:
     )
 
 
-def _flock(path: Path, timeout: float) -> int:
-    """Open and exclusively lock `path`, polling until `timeout`; returns the open descriptor."""
+def _flock(path: Path, timeout: float | None, *, note_pid: bool = True) -> int:
+    """Open and exclusively lock `path`, polling until `timeout` (None: wait as long as it
+    takes); returns the open descriptor. `note_pid` writes our pid into it (for messages)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            break
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                os.close(fd)
-                raise _busy(path, timeout) from None
-            time.sleep(POLL_SECONDS)
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
+    if timeout is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    else:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise _busy(path, timeout) from None
+                time.sleep(POLL_SECONDS)
+    if note_pid:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
     return fd
 
 
 @contextlib.contextmanager
-def write_lock(settings: Settings) -> Iterator[bool]:
-    """Hold the data dir's write lock; yields True for the outermost hold in this process."""
-    path = lock_path(settings)
+def process_lock(
+    path: Path, timeout: float | None = None, *, note_pid: bool = False
+) -> Iterator[tuple[int, bool]]:
+    """Hold an exclusive `flock` on `path` for this thread, re-entrant within it (threads of
+    this process queue on a lock, other processes on the flock). Yields the descriptor and
+    whether this is the outermost hold."""
+    path = path.resolve()
     with _registry_guard:
         held = _registry.setdefault(path, _Held(threading.RLock()))
-    timeout = settings.lock_timeout
-    if not held.mutex.acquire(timeout=timeout if timeout > 0 else 0.001):
-        raise _busy(path, timeout)
+    if not held.mutex.acquire(timeout=-1 if timeout is None else max(timeout, 0.001)):
+        raise _busy(path, timeout or 0.0)
     try:
         if held.depth == 0:
-            held.fd = _flock(path, timeout)
+            held.fd = _flock(path, timeout, note_pid=note_pid)
         held.depth += 1
         try:
-            yield held.depth == 1
+            assert held.fd is not None
+            yield held.fd, held.depth == 1
         finally:
             held.depth -= 1
             if held.depth == 0 and held.fd is not None:
@@ -129,6 +142,14 @@ def write_lock(settings: Settings) -> Iterator[bool]:
                 held.fd = None
     finally:
         held.mutex.release()
+
+
+@contextlib.contextmanager
+def write_lock(settings: Settings, timeout: float | None = None) -> Iterator[bool]:
+    """Hold the data dir's write lock; yields True for the outermost hold in this process."""
+    timeout = settings.lock_timeout if timeout is None else timeout
+    with process_lock(lock_path(settings), timeout, note_pid=True) as (_, outermost):
+        yield outermost
 
 
 _open_guard = threading.Lock()
@@ -156,8 +177,8 @@ def guarded_write(index: _Writable, *, repair_first: bool = True) -> Iterator[No
             yield
             return
         marker = marker_path(index.settings)
-        if marker.exists() and repair_first:
-            repair(index)
+        if repair_first and (marker.exists() or index.needs_repair()):
+            repair(index, thorough=marker.exists())
         _write_marker(marker)
         yield
         marker.unlink(missing_ok=True)
@@ -193,41 +214,25 @@ def exclusive(
 
 @dataclass
 class RepairReport:
-    dangling_records: int = 0
-    unrecorded_vectors: int = 0
-    stale_documents: list[str] | None = None
+    abandoned_rebuild: bool = False
+    restored_vectors: int = 0
 
 
-def repair(index: _Writable, batch: int = 5000) -> RepairReport:
-    """Make the record manager agree with Chroma, and mark documents whose chunks are not all
-    in Chroma as stale (their next ingest redoes them). Idempotent; safe to run any time the
-    write lock is held."""
-    collection = index.store._collection
-    sources_of: dict[str, str] = {}
-    total = int(collection.count())
-    for offset in range(0, total, batch):
-        got = collection.get(limit=batch, offset=offset, include=["metadatas"])
-        for chunk_id, meta in zip(got["ids"], got["metadatas"], strict=True):
-            sources_of[chunk_id] = str((meta or {}).get("source", ""))
-    records = set(index.records.list_keys())
-    dangling = sorted(records - sources_of.keys())
-    for begin in range(0, len(dangling), 1000):
-        index.records.delete_keys(dangling[begin : begin + 1000])
-    unrecorded = sorted(sources_of.keys() - records)
-    if unrecorded:
-        index.records.update(unrecorded, group_ids=[sources_of[k] for k in unrecorded])
-    per_source = Counter(sources_of.values())
-    with index._db() as db:
-        rows = db.execute(
-            "SELECT source, chunks FROM documents WHERE collection = ?",
-            (index.settings.collection,),
-        ).fetchall()
-        stale = [source for source, chunks in rows if per_source.get(source, 0) != chunks]
-        for source in stale:
-            db.execute(
-                "UPDATE documents SET mtime_ns = -1, sha256 = '' "
-                "WHERE collection = ? AND source = ?",
-                (index.settings.collection, source),
-            )
-        index._bump(db)
-    return RepairReport(len(dangling), len(unrecorded), stale)
+def repair(index: _Writable, *, thorough: bool = True) -> RepairReport:
+    """Drop a rebuild that never finished and embed again the vectors recorded chunks lack
+    (`thorough`: compare every id, not only the counts). Idempotent; the caller holds the
+    write lock."""
+    abandoned = index.abandon_rebuild()
+    if abandoned:
+        log.warning("dropped the half-built copy of a rebuild that did not finish")
+    return RepairReport(abandoned, index.restore_vectors(thorough=thorough))
+
+
+def heal(index: _Writable) -> None:
+    """On opening: repair now if needed and no other process is writing (that writer checks
+    the same before its first write)."""
+    if not index.needs_repair():
+        return
+    with contextlib.suppress(IndexBusyError), write_lock(index.settings, timeout=0.0):
+        if index.needs_repair():
+            repair(index, thorough=False)

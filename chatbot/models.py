@@ -1,8 +1,9 @@
-"""Data classes for what flows between pipeline stages: ingestion reports, chunks, passages,
-citations, answers, summaries."""
+"""Data classes for what flows between pipeline stages: ingestion reports, indexed sources,
+chunks, passages, citations, answers, summaries."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -131,6 +132,30 @@ class Summary:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """One indexed document as `Index.sources()` lists it."""
+
+    source: str  # its name (see chatbot/ingest.py for how names are given)
+    path: str  # the resolved file it was read from (its identity)
+    root: str  # the folder (or the file itself) it was ingested from
+    chunks: int
+    characters: int
+    indexed_at: float  # epoch seconds
+
+    def to_json(self) -> dict[str, Any]:
+        """What `chatbot sources --json` prints for it."""
+        return {
+            "source": self.source,
+            "chunks": self.chunks,
+            "characters": self.characters,
+            "indexed_at": self.indexed_time(),
+        }
+
+    def indexed_time(self) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.indexed_at))
 
 
 @dataclass

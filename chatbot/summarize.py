@@ -74,7 +74,7 @@ def requested_sources(text: str, known: Sequence[str]) -> list[str]:
 # --- reading ------------------------------------------------------------------------------
 def select_sources(index: Index, sources: Sequence[str] | None) -> list[str]:
     """Resolve the user's source names (exact, as a path, or a folder prefix) to indexed ones."""
-    indexed = [row["source"] for row in index.sources()]
+    indexed = [record.source for record in index.sources()]
     if not indexed:
         raise SummaryError("the index is empty; run `chatbot ingest PATH` first")
     if not sources:
@@ -87,26 +87,7 @@ def select_sources(index: Index, sources: Sequence[str] | None) -> list[str]:
 
 def read_chunks(index: Index, sources: Sequence[str]) -> list[Passage]:
     """Every chunk of `sources`, ordered by source (as given) and then start offset."""
-    order = {source: i for i, source in enumerate(sources)}
-    passages = []
-    for doc in index.all_chunks():
-        meta = doc.metadata
-        if meta.get("source") not in order:
-            continue
-        page = meta.get("page")
-        passages.append(
-            Passage(
-                chunk_id=str(doc.id),
-                source=str(meta["source"]),
-                text=doc.page_content,
-                start=int(meta["start"]),
-                end=int(meta["end"]),
-                score=0.0,
-                page=int(page) if page is not None else None,
-            )
-        )
-    passages.sort(key=lambda p: (order[p.source], p.start, p.end))
-    return passages
+    return index.chunks(sources)
 
 
 def display_texts(passages: Sequence[Passage]) -> list[str]:
@@ -494,7 +475,7 @@ def summarize(
 def summary_as_answer(pipeline: Pipeline, question: str) -> Answer:
     """Serve a chat message like "summarize the article" with a cited summary, shaped as an
     `Answer` so chat history, citation chips and exports treat it like any other reply."""
-    known = [row["source"] for row in pipeline.index.sources()]
+    known = [record.source for record in pipeline.index.sources()]
     summary = summarize(pipeline, requested_sources(question, known) or None)
     sentences = [Sentence(f"- {b.text}", b.citations, b.supported) for b in summary.bullets]
     return Answer(

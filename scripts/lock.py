@@ -3,6 +3,7 @@
     tools.lock    uv itself (pinned in requirements/tools.in), installed by the bundled pip
     runtime.lock  [project.dependencies] + [build-system].requires: what `make chat` installs
     test.lock     the same plus the `test` extra, constrained to the runtime pins
+    bench.lock    the same plus the `bench` extra (plots, the keyword-engine comparison)
 
 `python scripts/lock.py` regenerates them with uv (existing pins are kept unless a changed
 requirement needs another version; UPGRADE=1 moves everything to the newest releases). Each
@@ -42,16 +43,19 @@ def lock_inputs(root: Path = ROOT) -> dict[str, LockInput]:
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
     runtime = list(project["project"]["dependencies"])
     build = list(project["build-system"]["requires"])
-    test = list(project["project"]["optional-dependencies"]["test"])
+    extras = project["project"]["optional-dependencies"]
     tools = (root / "requirements" / "tools.in").read_text(encoding="utf-8").split("\n")
     tools = [line.split("#")[0].strip() for line in tools if line.split("#")[0].strip()]
     return {
         "tools": LockInput(tools, tools, []),
         "runtime": LockInput([*runtime, *build], build, ["pyproject.toml"]),
-        "test": LockInput(
-            [*runtime, *test, *build], build,
-            ["pyproject.toml", "--extra", "test", "-c", "requirements/runtime.lock"],
-        ),
+        **{
+            extra: LockInput(
+                [*runtime, *extras[extra], *build], build,
+                ["pyproject.toml", "--extra", extra, "-c", "requirements/runtime.lock"],
+            )
+            for extra in ("test", "bench")
+        },
     }
 
 
@@ -104,13 +108,15 @@ def check_all(root: Path = ROOT) -> list[str]:
             problems.append(str(exc))
             continue
         problems += check_lock(name, locks[name], requirements)
-    if "runtime" in locks and "test" in locks:
-        tested = {(p.name, p.marker): p.version for p in locks["test"].pins}
+    for extra in ("test", "bench"):
+        if "runtime" not in locks or extra not in locks:
+            continue
+        pinned = {(p.name, p.marker): p.version for p in locks[extra].pins}
         for pin in locks["runtime"].pins:
-            if tested.get((pin.name, pin.marker)) != pin.version:
+            if pinned.get((pin.name, pin.marker)) != pin.version:
                 problems.append(
-                    f"requirements/test.lock: {pin.name} differs from the runtime pin "
-                    f"{pin.version}: the tests would not test what ships"
+                    f"requirements/{extra}.lock: {pin.name} differs from the runtime pin "
+                    f"{pin.version}: it would not run what ships"
                 )
     return problems
 

@@ -71,3 +71,17 @@ def seeded(fake_settings: Settings, seed_dir: Path) -> Iterator[Pipeline]:
     pipeline = Pipeline.build(fake_settings)
     pipeline.index.ingest([Path("seeds")])
     yield pipeline
+
+
+@pytest.fixture
+def seeded_dir(tmp_path: Path) -> Path:
+    """A data dir with seeds/ (copied into the working directory) ingested by the fake
+    providers, 300-character chunks, for tests that run `chatbot` in other processes."""
+    shutil.copytree(SEEDS, tmp_path / "seeds")
+    data_dir = tmp_path / "data"
+    settings = Settings(
+        llm_provider="fake", embeddings_provider="fake", data_dir=data_dir, chunk_size=300,
+        chunk_overlap=0, _env_file=None,  # type: ignore[call-arg]
+    )
+    Pipeline.build(settings).index.ingest([Path("seeds")])
+    return data_dir

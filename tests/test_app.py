@@ -308,8 +308,8 @@ def test_upload_good_and_bad_file_then_delete_it(app_env: Path, tmp_path: Path) 
         "evil_name.txt": ("skipped", 0),
         "broken.pdf": ("skipped", 0),
     }
-    source = "data/uploads/notes.md"
-    assert [r["source"] for r in Pipeline.build(get_settings()).index.sources()] == [source]
+    source = "uploads/notes.md"
+    assert [r.source for r in Pipeline.build(get_settings()).index.sources()] == [source]
 
     at.button(key=f"delete:{source}").click().run()
     assert not at.exception
@@ -342,6 +342,18 @@ def test_delete_indexed_source(seeded_env: Pipeline, seed_dir: Path) -> None:
 
 
 def test_reindex_reports_unchanged(seeded_env: Pipeline) -> None:
+    at = start("Documents")
+    button(at, "Re-index all sources").click().run()
+    report = at.session_state["ingest_report"]
+    assert [(f.source, f.status) for f in report.files] == [(SEED_SOURCE, "unchanged")]
+
+
+def test_reindex_works_from_another_working_directory(
+    seeded_env: Pipeline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     at = start("Documents")
     button(at, "Re-index all sources").click().run()
     report = at.session_state["ingest_report"]
@@ -571,7 +583,7 @@ def test_a_broken_new_version_never_replaces_nor_prunes_the_good_one(app_env: Pa
     button(at, "Re-index all sources").click().run()
     assert not at.exception
     sources = Pipeline.build(get_settings()).index.sources()
-    assert [Path(r["source"]).name for r in sources] == ["report.txt"]
+    assert [Path(r.source).name for r in sources] == ["report.txt"]
     assert {f.status for f in at.session_state["ingest_report"].files} == {"unchanged"}
 
 

@@ -12,10 +12,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_ingest import sees_what_others_write
 
 from chatbot.answer import ask
 from chatbot.config import Settings
 from chatbot.index import EmbeddingMismatchError, Index
+from chatbot.ingest import rebuild
 from chatbot.pipeline import Pipeline
 from chatbot.providers import make_embeddings
 
@@ -70,3 +72,26 @@ def test_ingest_and_ask_through_a_chroma_server(
     other = settings.with_overrides(embedding_model="another-model")
     with pytest.raises(EmbeddingMismatchError, match="--rebuild"):
         Index(other, make_embeddings(other))
+
+    # A rebuild on the server: a new collection beside the old, then the switch.
+    before = {c.name for c in pipeline.index.vectors.client().list_collections()}
+    report = rebuild(pipeline.index, [Path("seeds")])
+    assert report.count("added") == 1
+    after = {c.name for c in pipeline.index.vectors.client().list_collections()}
+    assert len(after) == len(before) and after != before  # the old one is gone
+    answer = ask(pipeline, "Which country does Xi visit before the SCO summit?")
+    assert "Kazakhstan" in answer.answer
+
+
+def test_processes_sharing_a_server_and_a_data_dir_see_each_others_writes(
+    chroma_port: int, fake_settings: Settings, seed_dir: Path, tmp_path: Path
+) -> None:
+    settings = fake_settings.with_overrides(
+        chroma_host="127.0.0.1", chroma_port=chroma_port, collection="shared"
+    )
+    Pipeline.build(settings).index.ingest([Path("seeds")])
+    sees_what_others_write(
+        tmp_path, settings.data_dir, CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(chroma_port),
+        CHATBOT_COLLECTION="shared",
+    )
+    assert not (settings.data_dir / "chroma").exists()

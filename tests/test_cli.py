@@ -224,17 +224,18 @@ def test_a_missing_extractor_stops_the_ingest_with_one_line(
 def test_a_broken_dependency_is_one_line(
     fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The failure of issue 12: SQLAlchemy's asyncio module without greenlet."""
-    import chatbot.index
+    """The failure of issue 12 (SQLAlchemy's asyncio module without greenlet), raised where
+    the index opens its store."""
+    import chatbot.records
 
-    def no_greenlet(settings: object) -> None:
+    def no_greenlet(path: object) -> None:
         raise ImportError(
             "The SQLAlchemy asyncio module requires that the Python 'greenlet' library is "
             "installed.  In order to ensure this dependency is available, use the "
             "'sqlalchemy[asyncio]' install target:  'pip install sqlalchemy[asyncio]'"
         )
 
-    monkeypatch.setattr(chatbot.index, "_records", no_greenlet)
+    monkeypatch.setattr(chatbot.records, "connect", no_greenlet)
     assert main(["ingest"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "greenlet" in err and "make install" in err
@@ -243,10 +244,10 @@ def test_a_broken_dependency_is_one_line(
 def test_a_missing_module_is_named(
     fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(sys.modules, "langchain_chroma", None)
+    monkeypatch.setitem(sys.modules, "chromadb", None)
     assert main(["sources"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: missing dependency langchain_chroma") and err.count("\n") == 1
+    assert err.startswith("error: missing dependency chromadb") and err.count("\n") == 1
 
 
 def test_python_m_chatbot_is_the_command(fake_env: Path) -> None:

@@ -4,7 +4,6 @@ message naming it); the index is never corrupted; questions keep getting answers
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -12,14 +11,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
+from index_state import state as index_state
 
 from chatbot.answer import ask
 from chatbot.config import Settings
 from chatbot.locking import IndexBusyError, lock_path, write_lock
 from chatbot.pipeline import Pipeline
 
-SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 QUESTION = "Which country does Xi visit before the SCO summit?"
 
 
@@ -63,15 +61,7 @@ def ingest_cli(cwd: Path, data_dir: Path, *paths: str, **env: str) -> subprocess
 
 
 def state(data_dir: Path) -> dict[str, Any]:
-    index = Pipeline.build(settings_for(data_dir)).index
-    got = index.store._collection.get(include=["metadatas"])
-    spans = [(m["source"], m["start"], m["end"]) for m in got["metadatas"]]
-    return {
-        "ids": sorted(got["ids"]),
-        "spans": len(spans) - len(set(spans)),
-        "records": sorted(index.records.list_keys()),
-        "sources": [(s["source"], s["chunks"]) for s in index.sources()],
-    }
+    return index_state(Pipeline.build(settings_for(data_dir)).index)
 
 
 def test_second_writer_fails_fast_naming_the_lock_and_its_holder(tmp_path: Path) -> None:
@@ -140,7 +130,7 @@ def test_two_cli_ingestions_at_once_equal_one_after_the_other(tmp_path: Path) ->
     pipeline.index.ingest([Path("b")])
     got, expected = state(together), state(sequential)
     assert got == expected
-    assert got["records"] == got["ids"] and got["spans"] == 0
+    assert got["vectors"] == got["ids"] and got["duplicate_spans"] == 0
     assert len(got["sources"]) == 120
 
 
@@ -163,15 +153,8 @@ def test_two_threads_ingesting_share_the_index_safely(tmp_path: Path) -> None:
         thread.join()
     assert errors == []
     got = state(tmp_path / "data")
-    assert got["records"] == got["ids"] and got["spans"] == 0 and len(got["sources"]) == 60
-
-
-@pytest.fixture
-def seeded_dir(tmp_path: Path) -> Path:
-    shutil.copytree(SEEDS, tmp_path / "seeds")
-    data_dir = tmp_path / "data"
-    Pipeline.build(settings_for(data_dir)).index.ingest([Path("seeds")])
-    return data_dir
+    assert got["vectors"] == got["ids"] and got["duplicate_spans"] == 0
+    assert len(got["sources"]) == 60
 
 
 def test_questions_get_answers_while_a_thread_ingests(tmp_path: Path, seeded_dir: Path) -> None:

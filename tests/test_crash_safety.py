@@ -1,7 +1,7 @@
 """An ingestion killed with SIGKILL mid-embedding, then run again, leaves the same index as a clean
-run: same chunk ids, none twice, none missing, and the record manager agreeing with Chroma.
+run: same chunk ids, none twice, none missing, and the vectors agreeing with the records.
 
-Also each inconsistent state a kill can leave between two store writes, built directly, is
+Also each inconsistent state a kill (or a lost Chroma folder) can leave, built directly, is
 repaired by the next write (chatbot/locking.py).
 """
 
@@ -13,12 +13,15 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from index_state import CountingEmbeddings, state
 
 from chatbot.config import Settings
+from chatbot.index import Index
 from chatbot.locking import marker_path, repair
 from chatbot.pipeline import Pipeline
 
@@ -61,47 +64,32 @@ def env_for(data_dir: Path) -> dict[str, str]:
 
 
 def snapshot(data_dir: Path) -> dict[str, Any]:
-    """Everything that must match a clean run, read through a fresh process-level open."""
-    index = Pipeline.build(settings_for(data_dir)).index
-    got = index.store._collection.get(include=["metadatas", "documents"])
-    ids: list[str] = got["ids"]
-    spans = [(m["source"], m["start"], m["end"]) for m in got["metadatas"]]
-    return {
-        "ids": sorted(ids),
-        "duplicate_ids": len(ids) - len(set(ids)),
-        "duplicate_spans": len(spans) - len(set(spans)),
-        "records": sorted(index.records.list_keys()),
-        "sources": [(s["source"], s["chunks"]) for s in index.sources()],
-        "count": index.count(),
-    }
+    """Everything that must match a clean run, read through a fresh open."""
+    return state(Pipeline.build(settings_for(data_dir)).index)
 
 
-def records_written(data_dir: Path, since: float = 0.0) -> int:
-    """Record-manager rows written at or after `since` (epoch seconds), read-only."""
+def records_written(data_dir: Path) -> int:
+    """Chunks committed so far (read-only; 0 before the tables exist)."""
     db = data_dir / "index.db"
     if not db.exists():
         return 0
     try:
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as connection:
-            row = connection.execute(
-                "SELECT count(*) FROM upsertion_record WHERE updated_at >= ?", (since,)
-            ).fetchone()
+            row = connection.execute("SELECT count(*) FROM chunks").fetchone()
             return int(row[0])
     except sqlite3.OperationalError:  # table not created yet, or busy
         return 0
 
 
-def kill_mid_embedding(cwd: Path, data_dir: Path, after: int, before: int) -> int:
-    """Start `chatbot ingest docs`, SIGKILL it once `after` records were written by this run or
-    earlier ones; returns how many there were."""
-    since = time.time() - 1 if records_written(data_dir) else 0.0
+def kill_ingest_when(cwd: Path, data_dir: Path, ready: Callable[[], bool]) -> None:
+    """Start `chatbot ingest docs` and SIGKILL it as soon as `ready()` says so."""
     process = subprocess.Popen(
         [sys.executable, "-m", "chatbot.cli", "ingest", "docs"],
         cwd=cwd, env=env_for(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 300
-        while records_written(data_dir, since) < after:
+        while not ready():
             assert process.poll() is None, "ingestion ended before it could be killed"
             assert time.monotonic() < deadline, "ingestion made no progress"
             time.sleep(0.01)
@@ -112,7 +100,13 @@ def kill_mid_embedding(cwd: Path, data_dir: Path, after: int, before: int) -> in
             process.kill()
             process.wait()
     assert process.returncode == -signal.SIGKILL
-    written = records_written(data_dir, since)
+
+
+def kill_mid_embedding(cwd: Path, data_dir: Path, after: int, before: int) -> int:
+    """Kill `chatbot ingest docs` once `after` chunks are committed (by this run or earlier
+    ones); returns how many there were."""
+    kill_ingest_when(cwd, data_dir, lambda: records_written(data_dir) >= after)
+    written = records_written(data_dir)
     assert written < before, "the kill came too late to be mid-embedding"
     return written
 
@@ -133,8 +127,9 @@ def test_sigkill_mid_embedding_then_rerun_equals_a_clean_run(tmp_path: Path) -> 
     assert total >= 2 * FILES and clean["duplicate_ids"] == 0
 
     # Killed twice at different depths, then finished.
+    # (Killed while reading or embedding, outside the write lock, it leaves no repair marker;
+    # killed inside a commit, it does: either way the next run finishes the job.)
     first = kill_mid_embedding(tmp_path, crash_dir, after=total // 5, before=total)
-    assert marker_path(settings_for(crash_dir)).exists()  # the next writer will repair
     second = kill_mid_embedding(tmp_path, crash_dir, after=first + total // 4, before=total)
     assert first < second < total
     result = run_ingest(tmp_path, crash_dir)
@@ -142,7 +137,7 @@ def test_sigkill_mid_embedding_then_rerun_equals_a_clean_run(tmp_path: Path) -> 
 
     crashed = snapshot(crash_dir)
     assert crashed == clean
-    assert crashed["records"] == crashed["ids"]
+    assert crashed["vectors"] == crashed["ids"]
     assert not marker_path(settings_for(crash_dir)).exists()
 
 
@@ -151,28 +146,54 @@ def test_sigkill_while_updating_changed_files(tmp_path: Path) -> None:
     make_corpus(tmp_path)
     clean_dir, crash_dir = tmp_path / "clean", tmp_path / "crashed"
     Pipeline.build(settings_for(crash_dir)).index.ingest([Path("docs")])
-    make_corpus(tmp_path, version=1)  # every file changes
     total = records_written(crash_dir)
-    time.sleep(1.5)  # the first run's records must predate the kill's one-second window
-    kill_mid_embedding(tmp_path, crash_dir, after=total // 3, before=total)
+    make_corpus(tmp_path, version=1)  # every file changes
+    # A replaced file's chunks are swapped in one transaction, so the count stays near `total`
+    # while files are rewritten; kill once a third of the old chunks are gone.
+    kill_while_replacing(tmp_path, crash_dir, total)
     assert run_ingest(tmp_path, crash_dir).returncode == 0
     Pipeline.build(settings_for(clean_dir)).index.ingest([Path("docs")])
     crashed, clean = snapshot(crash_dir), snapshot(clean_dir)
     assert crashed == clean
-    assert crashed["records"] == crashed["ids"]
+    assert crashed["vectors"] == crashed["ids"]
+
+
+def chunk_ids(data_dir: Path) -> set[str] | None:
+    """Recorded chunk ids, read-only (None while the database is busy)."""
+    try:
+        with sqlite3.connect(f"file:{data_dir / 'index.db'}?mode=ro", uri=True) as db:
+            return {r[0] for r in db.execute("SELECT id FROM chunks")}
+    except sqlite3.OperationalError:
+        return None
+
+
+def kill_while_replacing(cwd: Path, data_dir: Path, total: int) -> None:
+    """Kill `chatbot ingest docs` over changed files part-way, once a third of the chunk ids
+    recorded at the start were replaced."""
+    before = chunk_ids(data_dir) or set()
+
+    def a_third_replaced() -> bool:
+        now = chunk_ids(data_dir)
+        return now is not None and len(before - now) >= total // 3
+
+    kill_ingest_when(cwd, data_dir, a_third_replaced)
+    assert before & (chunk_ids(data_dir) or set()), "the kill came too late to be mid-update"
 
 
 def test_vectors_still_answer_queries_after_the_kill(tmp_path: Path) -> None:
-    """The HNSW side agrees with the metadata side: each chunk finds itself (at distance 0;
-    the fake embeddings give reordered texts equal vectors, hence k=10)."""
+    """The HNSW side agrees with the records: each chunk finds itself (at cosine 1; the fake
+    embeddings give reordered texts equal vectors, hence k=10)."""
     make_corpus(tmp_path)
     data_dir = tmp_path / "crashed"
     kill_mid_embedding(tmp_path, data_dir, after=60, before=FILES * 2)
     assert run_ingest(tmp_path, data_dir).returncode == 0
-    index = Pipeline.build(settings_for(data_dir)).index
-    for doc in index.all_chunks()[::7]:
-        hits = index.store.similarity_search_with_score(doc.page_content, k=10)
-        assert doc.id in {hit.id for hit, distance in hits if distance < 1e-6}
+    pipeline = Pipeline.build(settings_for(data_dir))
+    index = pipeline.index
+    for chunk in index.chunks([s.source for s in index.sources()])[::7]:
+        vector = pipeline.embeddings.embed_query(chunk.text)
+        with index.snapshot() as snap:
+            hits = snap.dense(vector, 10)
+        assert chunk.chunk_id in {p.chunk_id for p, cosine in hits if cosine > 1 - 1e-6}
 
 
 # --- each half-done state, built directly --------------------------------------------------
@@ -188,33 +209,46 @@ def _crash_marker(pipeline: Pipeline) -> None:
     marker_path(pipeline.settings).write_text("12345\n")
 
 
-def test_vectors_deleted_but_records_kept_are_re_added(indexed: Pipeline) -> None:
-    """Killed inside a delete, after Chroma but before the record manager."""
-    before = snapshot(indexed.settings.data_dir)
-    victim = before["ids"][:3]
-    indexed.index.store.delete(ids=victim)
-    _crash_marker(indexed)
-    indexed.index.ingest([Path("docs")])  # the files themselves are unchanged
-    assert snapshot(indexed.settings.data_dir) == before
+def _vectors(pipeline: Pipeline) -> Any:
+    collection = pipeline.index.collection(pipeline.index.active())
+    assert collection is not None
+    return collection
 
 
-def test_vectors_without_records_are_adopted(indexed: Pipeline) -> None:
-    """Killed inside LangChain's index(), after Chroma's upsert but before the records."""
+def test_lost_vectors_are_embedded_again_from_the_stored_text(indexed: Pipeline) -> None:
+    """Vectors gone but records kept (a lost Chroma folder or server volume)."""
     before = snapshot(indexed.settings.data_dir)
-    indexed.index.records.delete_keys(before["ids"][:4])
+    _vectors(indexed).delete(before["ids"][:3])
     _crash_marker(indexed)
     report = repair(indexed.index)
-    assert report.unrecorded_vectors == 4 and report.dangling_records == 0
+    assert report.restored_vectors == 3
     assert snapshot(indexed.settings.data_dir) == before
 
 
-def test_document_row_without_chunks_is_redone(indexed: Pipeline) -> None:
-    """Killed inside remove(), after the chunks went but before the document row."""
+def test_vectors_a_killed_run_left_are_reused_then_the_rest_dropped(indexed: Pipeline) -> None:
+    """Killed after Chroma's upsert, before the records: the next ingest adopts the vectors
+    without embedding again, and drops those nothing uses."""
     before = snapshot(indexed.settings.data_dir)
     source = before["sources"][0][0]
-    ids = indexed.index.store.get(where={"source": source}, include=[])["ids"]
-    indexed.index.store.delete(ids=ids)
-    indexed.index.records.delete_keys(ids)
+    chunks = indexed.index.chunks([source])
+    indexed.index.remove_sources(indexed.index.active(), [source])
+    # What a killed run leaves: the file's vectors stored, its records not (and a stray one).
+    ids = [c.chunk_id for c in chunks] + ["stray"]
+    texts = [c.text for c in chunks] + ["stray text"]
+    sources = [source] * len(chunks) + ["nowhere"]
+    _vectors(indexed).upsert(ids, indexed.embeddings.embed_documents(texts), sources)
     _crash_marker(indexed)
-    indexed.index.ingest([Path("docs")])
+    counting = CountingEmbeddings()
+    report = Index(indexed.settings, counting).ingest([Path("docs")])
+    assert report.count("added") == 1 and counting.embedded == []
+    assert snapshot(indexed.settings.data_dir) == before
+
+
+def test_stale_vectors_left_after_a_commit_are_dropped(indexed: Pipeline) -> None:
+    """Killed after the records changed, before the old vectors were deleted."""
+    before = snapshot(indexed.settings.data_dir)
+    vectors = indexed.embeddings.embed_documents(["old text"])
+    _vectors(indexed).upsert(["old-chunk"], vectors, [before["sources"][0][0]])
+    _crash_marker(indexed)
+    indexed.index.ingest([Path("docs")])  # the files themselves are unchanged
     assert snapshot(indexed.settings.data_dir) == before

@@ -21,9 +21,9 @@ from chatbot.evaluate import (
     run_checks,
     run_suite,
 )
-from chatbot.index import make_chroma_client
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import DEFAULT_SUITE
+from chatbot.vectors import Vectors
 
 SEED_SUITE = Path(str(DEFAULT_SUITE))
 
@@ -202,8 +202,7 @@ def _parse(*argv: str) -> Any:
 
 
 def _collections(settings: Settings) -> list[str]:
-    client = make_chroma_client(settings)
-    return [c if isinstance(c, str) else c.name for c in client.list_collections()]
+    return Vectors(settings).names()
 
 
 @pytest.fixture

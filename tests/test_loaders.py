@@ -18,7 +18,6 @@ from chatbot.loaders import (
     LoadLimits,
     MissingDependencyError,
     SkipFile,
-    discover,
     join_pages,
     load,
     normalize,
@@ -184,25 +183,6 @@ def test_bad_files_raise_skipfile_with_a_one_line_reason(tmp_path: Path, name: s
     assert expected in reason
     assert "\n" not in reason
     assert len(reason) < 200
-
-
-def test_discover_walks_folders_with_globs(tmp_path: Path) -> None:
-    docs = tmp_path / "docs"
-    (docs / "sub" / "deeper").mkdir(parents=True)
-    (docs / ".git").mkdir()
-    for name in ("a.md", "sub/b.txt", "sub/deeper/c.pdf", "sub/draft.txt", ".git/config.txt"):
-        (docs / name).write_text("x")
-    (docs / ".hidden.txt").write_text("x")
-
-    def names(found: list[Path]) -> list[str]:
-        return sorted(p.relative_to(docs).as_posix() for p in found)
-
-    assert names(discover([docs])) == ["a.md", "sub/b.txt", "sub/deeper/c.pdf", "sub/draft.txt"]
-    assert names(discover([docs], include=["*.txt"])) == ["sub/b.txt", "sub/draft.txt"]
-    assert names(discover([docs], exclude=["*draft*", "*/deeper/*"])) == ["a.md", "sub/b.txt"]
-    # A folder and a file inside it, named twice: each file once.
-    assert len(discover([docs, docs / "a.md", docs])) == 4
-
 
 
 # --- issue 13 item 9: caps, linear loaders and a time limit per file ---------------------------

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import math
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from rank_bm25 import BM25Okapi
 
 from chatbot.config import Settings
 from chatbot.pipeline import Pipeline
 from chatbot.retrieve import (
     DEFAULT_WEIGHTS,
     Retriever,
-    idf_mass,
     mmr_select,
     rrf_fuse,
     score_fuse,
 )
+from chatbot.vectors import Collection
 
 
 def test_score_fuse_by_hand() -> None:
@@ -38,13 +38,6 @@ def test_rrf_fuse_by_hand() -> None:
     assert fused["c"] == pytest.approx(1 / 12)
 
 
-def test_idf_mass_counts_unseen_terms_as_rarest() -> None:
-    bm25 = BM25Okapi([["rye", "bread"], ["tram", "ticket"], ["rye", "tram"]])
-    assert idf_mass(bm25, ["bread"]) == pytest.approx(bm25.idf["bread"])
-    assert idf_mass(bm25, ["quokka"]) == pytest.approx(math.log(3.5 / 0.5))
-    assert idf_mass(bm25, []) == 1.0  # never divides by zero
-
-
 def test_unknown_fusion_is_rejected(seeded: Pipeline) -> None:
     with pytest.raises(ValueError, match="unknown fusion"):
         Retriever(seeded.index, fusion="max")
@@ -55,10 +48,11 @@ def test_unknown_fusion_is_rejected(seeded: Pipeline) -> None:
 def test_hybrid_scores_every_candidate_on_both_sides(seeded: Pipeline) -> None:
     question = "Which Kazakh president will Xi hold bilateral talks with?"
     retriever = seeded.retriever
-    every_dense = {str(d.id): s for d, s in retriever.dense(question, k=100)}
+    every_dense = {p.chunk_id: s for p, s in retriever.dense(question, k=100)}
     # The exact cosine given to candidates found only by BM25 equals Chroma's own.
     vector = seeded.embeddings.embed_query(question)
-    cosines = retriever._cosines(list(every_dense), vector)
+    with seeded.index.snapshot() as snap:
+        cosines = snap.cosines(vector, list(every_dense))
     assert cosines.keys() == every_dense.keys()
     for key, value in every_dense.items():
         assert cosines[key] == pytest.approx(value, abs=1e-5)
@@ -136,12 +130,36 @@ def test_mmr_on_no_hits_returns_nothing(seeded: Pipeline) -> None:
 def test_dense_only_candidates_get_their_exact_keyword_score(seeded: Pipeline) -> None:
     # Here the top dense chunk is not the top BM25 chunk but shares words with the question.
     question = "Which newspaper did Xi write for?"
-    every_bm25 = {str(d.id): raw for d, raw in seeded.retriever.bm25(question, k=1000)}
+    every_bm25 = {p.chunk_id: raw for p, raw in seeded.retriever.bm25(question, k=1000)}
     [(top_dense, _)] = seeded.retriever.dense(question, 1)
     [(top_keyword, _)] = seeded.retriever.bm25(question, 1)
-    assert top_dense.id != top_keyword.id and every_bm25[str(top_dense.id)] > 0
-    candidates = seeded.retriever._hybrid(question, 1, None)  # one from each side
+    assert top_dense.chunk_id != top_keyword.chunk_id and every_bm25[top_dense.chunk_id] > 0
+    candidates = seeded.retriever.retrieve(question, 2, fetch_k=1)  # one from each side
     assert len(candidates) == 2
-    for doc, _, scores in candidates:
-        assert scores["bm25"] == pytest.approx(every_bm25[str(doc.id)])
-        assert scores["dense"] > 0
+    for passage in candidates:
+        assert passage.scores["bm25"] == pytest.approx(every_bm25[passage.chunk_id])
+        assert passage.scores["dense"] > 0
+
+
+def test_vectors_are_read_for_candidates_only(
+    seeded: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A keyword-only candidate's cosine, and MMR, read the vectors of the candidates (at most
+    2 × fetch_k), never the corpus's; the keyword side never reads the corpus either."""
+    asked: list[int] = []
+    original = Collection.vectors
+
+    def counting(self: Collection, ids: Sequence[str]) -> Any:
+        asked.append(len(ids))
+        return original(self, ids)
+
+    def forbidden(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("retrieval enumerated the collection")
+
+    monkeypatch.setattr(Collection, "vectors", counting)
+    monkeypatch.setattr(Collection, "all_ids", forbidden)
+    monkeypatch.setattr(Collection, "stored_page", forbidden)
+    question = "Which Kazakh president will Xi hold bilateral talks with?"
+    for mmr in (None, 0.5):
+        assert seeded.retriever.retrieve(question, 2, fetch_k=3, mmr_lambda=mmr)
+    assert asked and max(asked) <= 6 < seeded.index.count()

@@ -58,7 +58,7 @@ def render_answer(answer: Answer) -> None:
 
 def _source_filter(pipeline: Pipeline) -> None:
     """Restrict retrieval to some documents (shown once there is more than one)."""
-    indexed = [row["source"] for row in pipeline.index.sources()]
+    indexed = [record.source for record in pipeline.index.sources()]
     # A source removed on the Documents page must leave the selection before the widget runs.
     chosen = [s for s in st.session_state.get("search_sources", []) if s in indexed]
     st.session_state["search_sources"] = chosen

@@ -11,8 +11,10 @@ import streamlit as st
 
 from chatbot.app import app_state, views
 from chatbot.app.uploads import UPLOAD_TYPES, Upload, ingest_uploads
+from chatbot.index import UnknownSourceError
+from chatbot.ingest import reindex_all
 from chatbot.loaders import LoadLimits
-from chatbot.models import IngestReport
+from chatbot.models import IngestReport, SourceRecord
 from chatbot.pipeline import Pipeline
 
 STAGES = {"files": "Reading files", "embed": "Embedding chunks"}
@@ -32,18 +34,19 @@ def _progress_bar() -> Callable[[str, int, int], None]:
     return progress
 
 
-def _delete(pipeline: Pipeline, source: str) -> None:
+def _delete(pipeline: Pipeline, record: SourceRecord) -> None:
     """Button callback: drop a source from the index (and its uploaded copy, if any)."""
+    source = record.source
     try:
         deleted = pipeline.index.remove(source)
-    except KeyError:
+    except UnknownSourceError:
         st.session_state["flash"] = f"{source} was already removed"  # escaped when shown
         return
     except app_state.STARTUP_ERRORS as exc:  # busy index, store failure
         st.session_state["flash_error"] = str(exc)
         return
-    path = Path(source)
-    if path.resolve().parent == uploads_dir(pipeline).resolve():
+    path = Path(record.path)
+    if path.parent == uploads_dir(pipeline).resolve():
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
     st.session_state["flash"] = f"Removed {source} ({deleted} chunks)"
@@ -114,25 +117,22 @@ def _sources_section(pipeline: Pipeline) -> None:
     if not rows:
         st.info("No documents indexed yet.")
         return
-    st.caption(f"{len(rows)} source(s), {sum(r['chunks'] for r in rows)} chunks")
+    st.caption(f"{len(rows)} source(s), {sum(r.chunks for r in rows)} chunks")
     for row in rows:
         name, info, action = st.columns([6, 3, 1], vertical_alignment="center")
-        name.markdown(f"**{views.md_escape(row['source'])}**")
-        info.caption(
-            f"{row['chunks']} chunks · {row['characters']} characters · {row['indexed_at']}"
-        )
+        name.markdown(f"**{views.md_escape(row.source)}**")
+        info.caption(f"{row.chunks} chunks · {row.characters} characters · {row.indexed_time()}")
         action.button(
             "Delete",
-            key=f"delete:{row['source']}",
+            key=f"delete:{row.source}",
             on_click=_delete,
-            args=(pipeline, row["source"]),
-            help=f"Remove {views.md_escape(row['source'])} from the index",
+            args=(pipeline, row),
+            help=f"Remove {views.md_escape(row.source)} from the index",
         )
     prune = st.checkbox("Also remove sources whose files are gone", value=False)
     if st.button("Re-index all sources"):
-        paths = [Path(r["source"]) for r in rows]
         try:
-            report = pipeline.index.ingest(paths, prune=prune, progress=_progress_bar())
+            report = reindex_all(pipeline.index, prune=prune, progress=_progress_bar())
         except app_state.STARTUP_ERRORS as exc:
             st.error(views.md_escape(str(exc)))
             return

@@ -19,7 +19,7 @@ def render(pipeline: Pipeline) -> None:
     module = feature("chatbot.summarize", "Summaries")
     if module is None:
         return
-    sources = [row["source"] for row in pipeline.index.sources()]
+    sources = [record.source for record in pipeline.index.sources()]
     if not sources:
         st.info("No documents indexed yet: add files on the **Documents** page first.")
         return

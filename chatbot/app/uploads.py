@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from chatbot.index import source_name
+from chatbot.discover import name_for
 from chatbot.loaders import LoadLimits, SkipFile, load
 from chatbot.models import FileReport, IngestReport
 
@@ -52,6 +52,11 @@ class Ingester(Protocol):
     """What uploads need of the index (`Index.ingest`)."""
 
     def ingest(self, paths: Sequence[Path], *, progress: ProgressFn) -> IngestReport: ...
+
+
+def _name(path: Path) -> str:
+    """The source name an upload gets (`uploads/<file name>`, see chatbot/discover.py)."""
+    return name_for(path.resolve(), path.resolve())
 
 
 def _distinct(name: str, taken: set[str]) -> str:
@@ -109,7 +114,7 @@ def _stage(
                 staged.append(_Staged(target, path))
                 continue
         kept = "; the existing file of that name was kept" if target.is_file() else ""
-        rejected.append(FileReport(source_name(target), "skipped", reason=f"{problem}{kept}"))
+        rejected.append(FileReport(_name(target), "skipped", reason=f"{problem}{kept}"))
     return staged, rejected
 
 
@@ -158,7 +163,7 @@ def ingest_uploads(
             raise
         skipped = {f.source for f in report.files if f.status == "skipped"}
         for item in staged:
-            if source_name(item.target) in skipped:
+            if _name(item.target) in skipped:
                 _undo(item)
     report.files[:0] = rejected
     return report

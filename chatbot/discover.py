@@ -1,0 +1,76 @@
+"""Which files an ingestion takes, and what each is called.
+
+Folders are walked recursively (hidden entries left out), each file once, filtered by glob
+patterns. A source is named `<folder name>/<path inside it>`, a file given on its own
+`<its folder name>/<file name>`: names never depend on the working directory. A link inside a
+folder that leads out of it is not followed: it is reported as skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from fnmatch import fnmatch
+from pathlib import Path
+
+from chatbot.models import FileReport, IngestReport
+
+
+@dataclass(frozen=True)
+class Found:
+    """A file to ingest: where it was found, what it really is, and what to call it."""
+
+    path: Path  # as found (perhaps a link)
+    real: Path  # resolved
+    root: Path  # resolved folder (or file) it was ingested from
+    name: str  # wanted source name
+
+
+def name_for(root: Path, real: Path) -> str:
+    """`<root folder name>/<path inside it>`, or `<folder name>/<file name>` for a file root."""
+    if root == real:
+        return f"{real.parent.name}/{real.name}" if real.parent.name else real.name
+    inside = real.relative_to(root).as_posix()
+    return f"{root.name}/{inside}" if root.name else inside
+
+
+def _matches(path: Path, patterns: Sequence[str]) -> bool:
+    name = path.as_posix()
+    return any(fnmatch(name, pat) or fnmatch(path.name, pat) for pat in patterns)
+
+
+def discover(
+    paths: Iterable[Path],
+    include: Sequence[str],
+    exclude: Sequence[str],
+    report: IngestReport,
+) -> list[Found]:
+    """Files under the given paths (folders recursively, hidden entries left out), each once,
+    filtered by glob patterns matched against the full path or the file name. Links that lead
+    out of their folder are reported as skipped."""
+    found: list[Found] = []
+    seen: set[Path] = set()
+    for given in paths:
+        if not given.exists():
+            report.files.append(FileReport(given.as_posix(), "skipped", reason="not found"))
+            continue
+        root = given.resolve()
+        candidates = sorted(given.rglob("*")) if given.is_dir() else [given]
+        for path in candidates:
+            if any(part.startswith(".") for part in path.parts[len(given.parts) :]):
+                continue
+            real = path.resolve()
+            outside = given.is_dir() and root not in real.parents
+            if path.is_dir() and not (path.is_symlink() and outside):
+                continue
+            if (include and not _matches(path, include)) or _matches(path, exclude):
+                continue
+            if outside:
+                name = f"{root.name}/{path.relative_to(given).as_posix()}"
+                reason = f"a link to {real}, outside {given}: only files inside it are indexed"
+                report.files.append(FileReport(name, "skipped", reason=reason))
+                continue
+            if real not in seen and (real.is_file() or not real.exists()):
+                seen.add(real)
+                found.append(Found(path, real, root, name_for(root, real)))
+    return found

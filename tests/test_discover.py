@@ -1,0 +1,61 @@
+"""Discovery: which files an ingestion takes (globs, hidden entries, each file once) and what
+each is called, whatever the working directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatbot.discover import Found, discover, name_for
+from chatbot.models import IngestReport
+
+
+def names(found: list[Found]) -> list[str]:
+    return sorted(f.name for f in found)
+
+
+def test_walks_folders_with_globs(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    (docs / "sub" / "deeper").mkdir(parents=True)
+    (docs / ".git").mkdir()
+    for name in ("a.md", "sub/b.txt", "sub/deeper/c.pdf", "sub/draft.txt", ".git/config.txt"):
+        (docs / name).write_text("x")
+    (docs / ".hidden.txt").write_text("x")
+    report = IngestReport()
+
+    assert names(discover([docs], (), (), report)) == [
+        "docs/a.md", "docs/sub/b.txt", "docs/sub/deeper/c.pdf", "docs/sub/draft.txt"
+    ]
+    txt = discover([docs], ["*.txt"], (), report)
+    assert names(txt) == ["docs/sub/b.txt", "docs/sub/draft.txt"]
+    assert names(discover([docs], (), ["*draft*", "*/deeper/*"], report)) == [
+        "docs/a.md", "docs/sub/b.txt"
+    ]
+    # A folder and a file inside it, named twice: each file once, under the folder's name.
+    found = discover([docs, docs / "a.md", docs], (), (), report)
+    assert len(found) == 4 and "docs/a.md" in names(found)
+    assert report.files == []
+
+
+def test_names_do_not_depend_on_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = tmp_path / "work" / "docs"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "sub" / "a.txt").write_text("x")
+    for cwd, given in ((tmp_path, "work/docs"), (docs / "sub", ".."), (docs, ".")):
+        monkeypatch.chdir(cwd)
+        [found] = discover([Path(given)], (), (), IngestReport())
+        assert found.name == "docs/sub/a.txt"
+        assert found.real == (docs / "sub" / "a.txt").resolve()
+    assert name_for(docs.resolve() / "sub" / "a.txt", docs.resolve() / "sub" / "a.txt") == (
+        "sub/a.txt"
+    )
+
+
+def test_a_missing_path_is_reported(tmp_path: Path) -> None:
+    report = IngestReport()
+    assert discover([tmp_path / "gone"], (), (), report) == []
+    [item] = report.files
+    assert (item.status, item.reason) == ("skipped", "not found")
