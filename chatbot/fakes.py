@@ -95,6 +95,7 @@ class FakeChatModel(BaseChatModel):
     replies: list[str] = Field(default_factory=list)
     model_name: str = "fake-extractive"
     calls: int = 0
+    replayed: int = 0  # canned replies used (answer checks take none)
 
     @property
     def _llm_type(self) -> str:
@@ -107,7 +108,8 @@ class FakeChatModel(BaseChatModel):
             reply = _extractive_reply(str(messages[-1].content).rsplit("\n\n", 1)[0])
             return json.dumps({"answerable": reply != FAKE_ABSTENTION})
         if self.replies:
-            reply = self.replies[self.calls % len(self.replies)]
+            reply = self.replies[self.replayed % len(self.replies)]
+            self.replayed += 1
         else:
             reply = _extractive_reply(str(messages[-1].content))
         self.calls += 1

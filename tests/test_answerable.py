@@ -145,3 +145,12 @@ def test_the_fake_model_answers_the_check_without_using_canned_replies(
     model = pipeline.chat.model
     assert isinstance(model, FakeChatModel) and model.calls == 2
     assert not answer.abstained and "Kazakhstan" in answer.answer
+
+
+def test_answer_checks_leave_the_canned_replies_in_order(seeded: Pipeline) -> None:
+    settings = seeded.settings.with_overrides(
+        answer_check=True, fake_llm_replies=["First [1].", "Second [1]."]
+    )
+    pipeline = Pipeline.build(settings)
+    answers = [ask(pipeline, QUESTION).answer for _ in range(2)]
+    assert [a.split(" [")[0] for a in answers] == ["First", "Second"]
