@@ -121,7 +121,12 @@ def model_check(
         options = {"response_format": CHECK_FORMAT} if structured else {}
         reply = invoke_model(settings, model, asked, deadline=deadline, status=status, **options)
     except ModelServiceError as exc:
-        if not (structured and isinstance(exc.__cause__, openai.BadRequestError)):
+        cause = exc.__cause__
+        cut_off = openai.LengthFinishReasonError | openai.ContentFilterFinishReasonError
+        if isinstance(cause, cut_off):
+            # The structured reply was cut off (a verbose model) or withheld: no verdict.
+            return Verdict(None, round(time.perf_counter() - started, 4), structured)
+        if not (structured and isinstance(cause, openai.BadRequestError)):
             raise
         chat.structured_output = structured = False  # this server rejects response_format
         reply = invoke_model(settings, model, asked, deadline=deadline, status=status)

@@ -249,6 +249,12 @@ class _quiet:
 
 
 def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+    """A non-streamed completion; a reply longer than `max_completion_tokens` words is cut
+    there with finish_reason "length", as a server stops at the limit."""
+    words, limit = text.split(" "), body.get("max_completion_tokens")
+    finish = "stop"
+    if isinstance(limit, int) and len(words) > limit:
+        text, finish = " ".join(words[:limit]), "length"
     return {
         "id": "chatcmpl-fault",
         "object": "chat.completion",
@@ -258,7 +264,7 @@ def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
+                "finish_reason": finish,
             }
         ],
         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},

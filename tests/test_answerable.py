@@ -154,3 +154,14 @@ def test_answer_checks_leave_the_canned_replies_in_order(seeded: Pipeline) -> No
     pipeline = Pipeline.build(settings)
     answers = [ask(pipeline, QUESTION).answer for _ in range(2)]
     assert [a.split(" [")[0] for a in answers] == ["First", "Second"]
+
+
+def test_a_check_reply_cut_off_at_the_token_limit_leaves_the_decision_to_the_answer(
+    seeded: Pipeline,
+) -> None:
+    rambling = "Let me look at each passage in turn before I decide. " * 5 + '{"answerable": false}'
+    with FaultServer(["ok"], reply=_larger_model(rambling)) as server:
+        answer = ask(_server_pipeline(seeded, server), QUESTION)
+    assert not answer.abstained and answer.citations
+    assert any("neither yes nor no" in note for note in answer.notes)
+    assert len(server.requests) == 2
