@@ -15,6 +15,7 @@ from pathlib import Path
 from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, SystemMessage
 
 from chatbot import guard, markers
+from chatbot.answerable import model_check, relevance_gate
 from chatbot.citations import check
 from chatbot.index import UnknownSourceError
 from chatbot.model_calls import Deadline, StatusFn
@@ -160,7 +161,7 @@ def focus(
     sentence scores by how many question terms it shares, ties broken by their summed
     `weights` (IDF), so a rare shared word ("fourth") beats one every chunk has ("Kazakhstan").
     """
-    if len(passage.text) <= max_chars:
+    if not max_chars or len(passage.text) <= max_chars:
         return passage
     text = passage.text
     spans = sentence_spans(text)
@@ -270,6 +271,67 @@ class _Reply:
                 yield chunk.content
 
 
+@dataclass
+class Prepared:
+    """What the model is asked: the passages as shown (narrowed, budgeted, in prompt order) and
+    the messages; no messages when retrieval found nothing relevant enough to ask about."""
+
+    passages: list[Passage]
+    messages: list[BaseMessage]
+    notes: list[str]
+
+
+def prepare(
+    pipeline: Pipeline,
+    standalone: str,
+    k: int,
+    mode: str,
+    sources: list[str] | None = None,
+    mmr: bool | None = None,
+) -> Prepared:
+    """Retrieve, gate on relevance, narrow each chunk and fit the prompt to the context window."""
+    settings = pipeline.settings
+    use_mmr = settings.mmr if mmr is None else mmr
+    passages = pipeline.retriever.retrieve(
+        standalone, k, mode, sources, mmr_lambda=settings.mmr_lambda if use_mmr else None
+    )
+    gated = relevance_gate(passages, mode, settings)
+    if gated:
+        return Prepared([], [], [gated])
+    budget = pipeline.chat.context_window - settings.max_answer_tokens - 64
+    if any(settings.passage_chars):
+        weights = pipeline.retriever.term_weights(standalone)
+        limits = settings.passage_chars
+        passages = [
+            focus(p, standalone, limits[min(i, len(limits) - 1)], weights)
+            for i, p in enumerate(passages)
+        ]
+    kept, notes, messages = fit_context(
+        passages, standalone, budget, settings.prompts_dir, settings.injection_guard
+    )
+    return Prepared(kept, messages, notes)
+
+
+def _check_first(
+    pipeline: Pipeline,
+    prepared: Prepared,
+    answer: Answer,
+    deadline: Deadline,
+    status: StatusFn | None,
+) -> None:
+    """The model check (`answer_check`); when it finds no answer, the messages are cleared so
+    none is written."""
+    verdict = model_check(pipeline, prepared.messages, deadline, status)
+    answer.timings["check_s"] = verdict.seconds
+    if verdict.answerable is False:
+        answer.notes.append(
+            "the model check found no answer in the passages; the answer was not written"
+        )
+        prepared.messages = []
+    elif verdict.answerable is None:
+        answer.notes.append("the model check's reply was neither yes nor no; answered anyway")
+
+
 def stream_answer(
     pipeline: Pipeline,
     question: str,
@@ -311,11 +373,7 @@ def stream_answer(
             sources = pipeline.index.resolve_sources(sources)
         except UnknownSourceError as exc:
             raise AnswerError(str(exc)) from exc
-    use_mmr = settings.mmr if mmr is None else mmr
-    passages = pipeline.retriever.retrieve(
-        standalone, k, mode, sources, mmr_lambda=settings.mmr_lambda if use_mmr else None
-    )
-    retrieve_s = time.perf_counter() - started
+    prepared = prepare(pipeline, standalone, k, mode, sources, mmr)
     answer = Answer(
         question=question,
         answer=ABSTENTION,
@@ -325,29 +383,17 @@ def stream_answer(
         standalone_question=standalone if history else None,
         notes=condense_notes,
     )
-    answer.timings["retrieve_s"] = round(retrieve_s, 4)
-    best_dense = max((p.scores.get("dense", 0.0) for p in passages), default=0.0)
-    relevant = passages and (
-        mode == "bm25" or best_dense >= (settings.min_relevance or 0.0)
-    )
-    if not relevant:
-        answer.notes.append(
-            f"no passage reached the relevance threshold {settings.min_relevance} "
-            f"(best {best_dense:.2f}); the model was not asked"
-        )
+    answer.timings["retrieve_s"] = round(time.perf_counter() - started, 4)
+    answer.notes.extend(prepared.notes)
+    if prepared.messages and settings.answer_check:
+        _check_first(pipeline, prepared, answer, deadline, status)
+    if not prepared.messages:
         answer.timings["total_s"] = round(time.perf_counter() - started, 4)
         yield ABSTENTION
         yield answer
         return
     chat = pipeline.chat
-    budget = chat.context_window - settings.max_answer_tokens - 64
-    if settings.passage_chars:
-        weights = pipeline.retriever.term_weights(standalone)
-        passages = [focus(p, standalone, settings.passage_chars, weights) for p in passages]
-    passages, notes, messages = fit_context(
-        passages, standalone, budget, settings.prompts_dir, settings.injection_guard
-    )
-    answer.notes.extend(notes)
+    passages, messages = prepared.passages, prepared.messages
     screen = None
     if settings.injection_guard:
         answer.notes.extend(guard.withheld_notes(p.text for p in passages))

@@ -177,10 +177,33 @@ def normalize_answer(text: str) -> str:
     return " ".join(text.split())
 
 
-def answer_match(answer: str, golds: Iterable[str]) -> bool:
-    """Some gold answer appears in the answer, both normalised (SQuAD style)."""
-    normalized = f" {normalize_answer(answer)} "
-    return any(f" {normalize_answer(g)} " in normalized for g in golds if normalize_answer(g))
+#: Number words a model may write as digits (or the other way round) for the same fact.
+NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate([
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+        "eighteen", "nineteen", "twenty",
+    ])
+}
+
+
+def _numbers_as_digits(normalized: str) -> str:
+    return " ".join(NUMBER_WORDS.get(token, token) for token in normalized.split())
+
+
+def answer_match(answer: str, golds: Iterable[str], numbers: bool = False) -> bool:
+    """Some gold answer appears in the answer, both normalised (SQuAD style).
+
+    With `numbers`, number words up to twenty also match their digits ("4 forced fumbles" for
+    the gold "four"), which plain SQuAD normalisation counts as a miss."""
+
+    def norm(text: str) -> str:
+        normalized = normalize_answer(text)
+        return _numbers_as_digits(normalized) if numbers else normalized
+
+    normalized = f" {norm(answer)} "
+    return any(f" {norm(g)} " in normalized for g in golds if norm(g))
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -215,6 +238,10 @@ class AnswerRecord:
     def matched(self) -> bool:
         return not self.abstained and answer_match(self.answer, self.answers)
 
+    @property
+    def matched_numbers(self) -> bool:
+        return not self.abstained and answer_match(self.answer, self.answers, numbers=True)
+
     def good_citations(self) -> int:
         return sum(
             1
@@ -224,8 +251,9 @@ class AnswerRecord:
 
 
 def answer_metrics(records: Sequence[AnswerRecord]) -> dict[str, Any]:
-    """Answer match and citation precision over answerable questions; abstention precision and
-    recall over all (a correct abstention is one on a question without gold passages)."""
+    """Answer match, citation precision and false abstention (abstained although answerable)
+    over answerable questions; abstention precision and recall over all (a correct abstention
+    is one on a question without gold passages)."""
     answerable = [r for r in records if r.gold]
     citations = sum(len(r.citations) for r in answerable)
     abstained = [r for r in records if r.abstained]
@@ -244,10 +272,14 @@ def answer_metrics(records: Sequence[AnswerRecord]) -> dict[str, Any]:
         "n_answerable": len(answerable),
         "n_unanswerable": len(unanswerable),
         "answer_match": ratio(sum(r.matched for r in answerable), len(answerable)),
+        "answer_match_numbers": ratio(
+            sum(r.matched_numbers for r in answerable), len(answerable)
+        ),
         "citation_precision": ratio(sum(r.good_citations() for r in answerable), citations),
         "citations": citations,
         "abstention_precision": ratio(sum(not r.gold for r in abstained), len(abstained)),
         "abstention_recall": ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
+        "false_abstention": ratio(sum(r.abstained for r in answerable), len(answerable)),
         "abstained": len(abstained),
         # Answers the injection guard changed (chatbot/guard.py): its cost on benign questions.
         "guard_changed": sum(bool(r.guard_notes) for r in records),
@@ -463,6 +495,7 @@ def run_benchmark(
                     "answer": r.answer,
                     "abstained": r.abstained,
                     "match": r.matched,
+                    "match_numbers": r.matched_numbers,
                     "citations": [pid for pid, _ in r.citations],
                     "gold_passage_ids": r.gold,
                     "first_token_s": r.first_token_s,

@@ -269,8 +269,11 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from chatbot.answer import Turn
     from chatbot.pipeline import Pipeline
     from chatbot.summarize import is_summary_request, summary_as_answer
+    from chatbot.warm_start import start_warm_up
 
     pipeline = Pipeline.build(settings)
+    if settings.warm_start:
+        start_warm_up(pipeline)  # the model starts while the user types
     history: list[Turn] = []
     console.print("Ask about your documents. Empty line or Ctrl-D to quit; /new starts over.")
     while True:

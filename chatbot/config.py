@@ -29,6 +29,7 @@ DEFAULT_CHAT_MODELS = {
     "fake": "fake-extractive",
 }
 DEFAULT_MIN_RELEVANCE = {"local": 0.35, "openai": 0.2, "fake": 0.2}
+DEFAULT_MIN_HYBRID_SCORE = {"local": 0.4, "openai": 0.0, "fake": 0.0}
 DEFAULT_EMBEDDING_MODELS = {
     "local": "all-MiniLM-L6-v2-onnx-int8",
     "openai": "text-embedding-3-small",
@@ -112,6 +113,13 @@ class Settings(BaseSettings):
         default=320, ge=16, description="Upper bound on generated tokens per answer."
     )
     temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
+    warm_start: bool = Field(
+        default=True,
+        description="When the app or `chatbot chat` starts, start the chat model in the "
+        "background and, for the embedded model or a server at OPENAI_BASE_URL (which keep "
+        "processed prompts), send the system prompt once, so the first question waits no "
+        "longer than later ones.",
+    )
 
     # --- storage -----------------------------------------------------------------------
     data_dir: Path = Field(
@@ -206,6 +214,22 @@ class Settings(BaseSettings):
         "(local 0.35: keeps 117 of 118 answerable and stops 7 of 14 unanswerable benchmark "
         "questions, see benchmarks/abstention.py; openai and fake 0.2, not calibrated).",
     )
+    min_hybrid_score: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="With hybrid retrieval, also abstain without asking the model when the "
+        "best passage's fused score (dense similarity plus the rarity-weighted share of the "
+        "question's words it contains) is below this. Empty: calibrated per embedding provider "
+        "(local 0.4: stops 29 of 40 on-topic unanswerable XQuAD dev questions and none of the "
+        "40 answerable ones, see docs/benchmarks.md; openai and fake 0, off).",
+    )
+    answer_check: bool = Field(
+        default=False,
+        description="Before answering, ask the chat model one short question: do the "
+        "passages state the answer? (a JSON schema reply where the server supports "
+        "response_format, plain text otherwise); abstain when it says no.",
+    )
     prices_per_million: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {
             "gpt-4o-mini": (0.15, 0.60),
@@ -217,12 +241,11 @@ class Settings(BaseSettings):
         description="USD per million (prompt, completion) tokens by OpenAI model, for the "
         "estimated cost shown with each answer (JSON object).",
     )
-    passage_chars: int = Field(
-        default=240,
-        ge=0,
-        description="Longest passage shown to the model: each retrieved chunk is narrowed to "
-        "its sentences that best match the question (keeps prompts short and citations exact). "
-        "0 = whole chunks.",
+    passage_chars: list[int] = Field(
+        default_factory=lambda: [240],
+        description="Longest passage shown to the model, by rank (JSON list; passages past "
+        "the end get the last value): each retrieved chunk is narrowed to its sentences that "
+        "best match the question (keeps prompts short and citations exact). 0 = whole chunk.",
     )
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are rejected with a clear error."
@@ -250,6 +273,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown provider {value!r}; valid providers: {', '.join(PROVIDER_NAMES)}"
             )
+        return value
+
+    @field_validator("passage_chars", mode="before")
+    @classmethod
+    def _passage_chars_list(cls, value: Any) -> Any:
+        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+            value = [int(value)]
+        if isinstance(value, list) and (not value or any(int(v) < 0 for v in value)):
+            raise ValueError("passage_chars needs at least one value, none negative")
         return value
 
     @field_validator("prompts_dir")
@@ -285,6 +317,8 @@ class Settings(BaseSettings):
             self.embedding_model = DEFAULT_EMBEDDING_MODELS[self.embeddings_provider]
         if self.min_relevance is None:
             self.min_relevance = DEFAULT_MIN_RELEVANCE[self.embeddings_provider]
+        if self.min_hybrid_score is None:
+            self.min_hybrid_score = DEFAULT_MIN_HYBRID_SCORE[self.embeddings_provider]
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
@@ -298,6 +332,7 @@ class Settings(BaseSettings):
         if "embeddings_provider" in overrides and "embedding_model" not in overrides:
             data["embedding_model"] = ""
             data["min_relevance"] = None
+            data["min_hybrid_score"] = None
         data.update(overrides)
         return Settings(**data)
 

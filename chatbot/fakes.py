@@ -8,6 +8,7 @@ passages it is given (or replays canned replies) and streams token by token.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Iterator
@@ -94,14 +95,21 @@ class FakeChatModel(BaseChatModel):
     replies: list[str] = Field(default_factory=list)
     model_name: str = "fake-extractive"
     calls: int = 0
+    replayed: int = 0  # canned replies used (answer checks take none)
 
     @property
     def _llm_type(self) -> str:
         return "chatbot-fake"
 
-    def _reply(self, messages: list[BaseMessage]) -> str:
+    def _reply(self, messages: list[BaseMessage], structured: bool = False) -> str:
+        if structured:
+            # A JSON-schema request (the answer check): a verdict, leaving `replies` for answers.
+            self.calls += 1
+            reply = _extractive_reply(str(messages[-1].content).rsplit("\n\n", 1)[0])
+            return json.dumps({"answerable": reply != FAKE_ABSTENTION})
         if self.replies:
-            reply = self.replies[self.calls % len(self.replies)]
+            reply = self.replies[self.replayed % len(self.replies)]
+            self.replayed += 1
         else:
             reply = _extractive_reply(str(messages[-1].content))
         self.calls += 1
@@ -124,7 +132,7 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        reply = self._reply(messages)
+        reply = self._reply(messages, structured="response_format" in kwargs)
         message = AIMessage(content=reply, usage_metadata=self._usage(messages, reply))
         return ChatResult(generations=[ChatGeneration(message=message)])
 

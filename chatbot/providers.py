@@ -31,6 +31,11 @@ class ChatBackend:
     name: str
     provider: str
     context_window: int
+    #: The server keeps processed prompt prefixes (llama.cpp, vLLM, Ollama do; api.openai.com
+    #: only for long prompts), so sending the system prompt ahead of the first question helps.
+    prompt_cache: bool = False
+    #: Send `response_format` JSON schemas; set to False once the server rejects one.
+    structured_output: bool = True
     #: Kept so the in-process server lives as long as the model that talks to it.
     resources: list[Any] = field(default_factory=list)
 
@@ -69,6 +74,7 @@ def _local_chat(settings: Settings) -> ChatBackend:
         name=settings.chat_model,
         provider="local",
         context_window=settings.llm_context,
+        prompt_cache=True,
         resources=[server],
     )
 
@@ -80,6 +86,7 @@ def _openai_backend(settings: Settings) -> ChatBackend:
         name=settings.chat_model,
         provider="openai",
         context_window=128_000,
+        prompt_cache=bool(settings.openai_base_url),
     )
 
 

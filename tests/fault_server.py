@@ -13,6 +13,10 @@ request and answers the second; the last entry repeats. Faults:
 - `malformed`: a 200 whose body (or first SSE event) is not JSON;
 - `401`: the key is refused, and the error body quotes it back (as careless servers do).
 
+`reply` may be a function of the request body (a server that answers each prompt its own way),
+and `reject_response_format=True` makes it refuse any request carrying `response_format` with
+HTTP 400, as servers without structured output do.
+
 Every request is recorded (`requests`, with headers) so tests can count retries and check what
 the client sent.
 """
@@ -24,7 +28,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,7 +52,8 @@ class FaultServer:
         self,
         script: Sequence[str] = ("ok",),
         *,
-        reply: str = "The answer is in the documents [1].",
+        reply: str | Callable[[dict[str, Any]], str] = "The answer is in the documents [1].",
+        reject_response_format: bool = False,
         retry_after: float = 1,
         slow_seconds: float = 30,
     ) -> None:
@@ -57,6 +62,7 @@ class FaultServer:
             raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS}")
         self.script = list(script)
         self.reply = reply
+        self.reject_response_format = reject_response_format
         self.retry_after = retry_after
         self.slow_seconds = slow_seconds
         self.requests: list[SeenRequest] = []
@@ -82,6 +88,10 @@ class FaultServer:
         self._stopping.set()
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def text(self, body: dict[str, Any]) -> str:
+        """The reply to a request."""
+        return self.reply(body) if callable(self.reply) else self.reply
 
     def _next_fault(self) -> str:
         with self._lock:
@@ -116,15 +126,18 @@ class FaultServer:
                     self._send_json(404, {"error": {"message": f"no route {self.path}"}})
                 elif route == "embeddings" and fault == "ok":
                     self._send_json(200, _embeddings(body))
+                elif server.reject_response_format and "response_format" in body:
+                    error = {"message": "response_format is not supported", "type": "invalid"}
+                    self._send_json(400, {"error": error})
                 else:
                     getattr(self, "_fault_" + fault)(body)
 
             # --- faults -------------------------------------------------------------------
             def _fault_ok(self, body: dict[str, Any]) -> None:
                 if body.get("stream"):
-                    self._stream(server.reply.split(" "), reset=False)
+                    self._stream(server.text(body).split(" "), reset=False)
                 else:
-                    self._send_json(200, _completion(body, server.reply))
+                    self._send_json(200, _completion(body, server.text(body)))
 
             def _fault_slow(self, body: dict[str, Any]) -> None:
                 deadline = time.monotonic() + server.slow_seconds
@@ -146,7 +159,7 @@ class FaultServer:
                 self._send_json(500, {"error": {"message": "boom", "type": "server_error"}})
 
             def _fault_reset(self, body: dict[str, Any]) -> None:
-                words = server.reply.split(" ")
+                words = server.text(body).split(" ")
                 if body.get("stream"):
                     self._stream(words[:1], reset=True)
                 else:
@@ -236,6 +249,12 @@ class _quiet:
 
 
 def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
+    """A non-streamed completion; a reply longer than `max_completion_tokens` words is cut
+    there with finish_reason "length", as a server stops at the limit."""
+    words, limit = text.split(" "), body.get("max_completion_tokens")
+    finish = "stop"
+    if isinstance(limit, int) and len(words) > limit:
+        text, finish = " ".join(words[:limit]), "length"
     return {
         "id": "chatcmpl-fault",
         "object": "chat.completion",
@@ -245,7 +264,7 @@ def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
+                "finish_reason": finish,
             }
         ],
         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},

@@ -13,12 +13,14 @@ from chatbot.answer import (
     fit_context,
     focus,
     is_abstention,
+    prepare,
     stream_answer,
 )
 from chatbot.config import Settings
 from chatbot.models import Answer, Passage
 from chatbot.pipeline import Pipeline
 
+KEY = "sk-test-warm-0000"
 QUESTION = "Which country does Xi visit before the SCO summit?"
 
 
@@ -173,3 +175,15 @@ def test_estimate_is_conservative() -> None:
 )
 def test_is_abstention(text: str, expected: bool) -> None:
     assert is_abstention(text) is expected
+
+
+def test_passages_are_narrowed_by_rank(seeded: Pipeline) -> None:
+    pipeline = Pipeline.build(seeded.settings.with_overrides(passage_chars=[200, 60]))
+    prepared = prepare(pipeline, QUESTION, 3, "hybrid")
+    ranked = pipeline.retriever.retrieve(QUESTION, 3, "hybrid")
+    limit = {p.chunk_id: 200 if i == 0 else 60 for i, p in enumerate(ranked)}
+    assert len(prepared.passages) == 3
+    for passage in prepared.passages:
+        assert 0 < len(passage.text) <= limit[passage.chunk_id]
+        document = pipeline.index.document_text(passage.source)
+        assert document is not None and document[passage.start : passage.end] == passage.text

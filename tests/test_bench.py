@@ -74,6 +74,11 @@ def test_squad_normalisation_and_answer_match() -> None:
     assert normalize_answer("«Quoted» — text…") == "quoted text"
     assert not answer_match("It was built in 18711.", ["1871"])  # whole tokens only
     assert not answer_match("No idea.", ["", "the"])  # empty after normalising never matches
+    # Digits for number words count only in the lenient variant (reported beside the strict one).
+    assert not answer_match("He forced 4 fumbles [1].", ["four"])
+    assert answer_match("He forced 4 fumbles [1].", ["four"], numbers=True)
+    assert answer_match("Four of them.", ["4"], numbers=True)
+    assert not answer_match("He forced 14 fumbles.", ["four"], numbers=True)
 
 
 def test_percentile_interpolates() -> None:
@@ -116,6 +121,7 @@ def test_answer_metrics_by_hand() -> None:
     assert metrics["citation_precision"] == round(2 / 3, 4)  # gold p1, p9 holds the answer
     assert metrics["abstention_precision"] == 0.5  # abstained on 2, one was unanswerable
     assert metrics["abstention_recall"] == 0.5  # 1 of 2 unanswerable abstained
+    assert metrics["false_abstention"] == 0.5  # 1 of 2 answerable abstained
     assert metrics["ttft_median_s"] == 2.0
     assert metrics["ttft_p90_s"] == pytest.approx(2.8)
     assert metrics["total_median_s"] == 1.5

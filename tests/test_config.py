@@ -78,3 +78,21 @@ def test_abstention_threshold_is_calibrated_per_embedding_provider() -> None:
     assert make(min_relevance=0.5).min_relevance == 0.5
     local = make(llm_provider="fake")
     assert local.with_overrides(embeddings_provider="fake").min_relevance == 0.2
+
+
+def test_hybrid_score_gate_is_calibrated_for_local_embeddings_only() -> None:
+    assert make().min_hybrid_score == 0.4  # MiniLM, chosen on xquad_abstain dev
+    assert make(embeddings_provider="fake").min_hybrid_score == 0.0  # off
+    assert make(min_hybrid_score=0.3).min_hybrid_score == 0.3
+    local = make(llm_provider="fake")
+    assert local.with_overrides(embeddings_provider="fake").min_hybrid_score == 0.0
+
+
+def test_passage_chars_is_a_list_by_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHATBOT_PASSAGE_CHARS", "[480, 160, 80]")
+    assert make().passage_chars == [480, 160, 80]
+    monkeypatch.setenv("CHATBOT_PASSAGE_CHARS", "300")  # one number: every passage
+    assert make().passage_chars == [300]
+    for bad in ([], [100, -1]):
+        with pytest.raises(ValidationError, match="passage_chars"):
+            make(passage_chars=bad)

@@ -189,7 +189,8 @@ def _request() -> object:
 # --- the CLI ------------------------------------------------------------------------------------
 def _cli_env(data_dir: Path, base_url: str, **extra: str) -> dict[str, str]:
     """The CLI on the fault server; CHATBOT_REQUEST_TIMEOUT 10 s leaves room for a retry's
-    backoff on a loaded machine (the slow fault tests pass a short one)."""
+    backoff on a loaded machine (the slow fault tests pass a short one). No warm start: its
+    background request would take a step of the fault script at an unknown moment."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CHATBOT_", "OPENAI_"))}
     env.update(
         CHATBOT_LLM_PROVIDER="openai",
@@ -197,6 +198,7 @@ def _cli_env(data_dir: Path, base_url: str, **extra: str) -> dict[str, str]:
         CHATBOT_DATA_DIR=str(data_dir),
         CHATBOT_REQUEST_TIMEOUT="10",
         CHATBOT_MAX_RETRIES="1",
+        CHATBOT_WARM_START="false",
         OPENAI_BASE_URL=base_url,
         OPENAI_API_KEY=KEY,
         COLUMNS="400",

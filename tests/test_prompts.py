@@ -12,7 +12,9 @@ ALL = bundled_prompts()
 
 
 def test_the_prompts_are_bundled_in_the_package() -> None:
-    assert ALL == ["answer", "answer_system", "condense", "summarize_map", "summarize_reduce"]
+    assert ALL == [
+        "answer", "answer_check", "answer_system", "condense", "summarize_map", "summarize_reduce"
+    ]
 
 
 @pytest.mark.parametrize("name", ALL)

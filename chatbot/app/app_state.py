@@ -22,6 +22,7 @@ from chatbot.models import Answer
 from chatbot.pipeline import Pipeline
 from chatbot.providers import ProviderError
 from chatbot.service_errors import ModelServiceError, explain
+from chatbot.warm_start import start_warm_up
 
 #: Failures of the model service or its configuration: shown as a banner, the chat is kept.
 SERVICE_ERRORS: tuple[type[BaseException], ...] = (ProviderError, ModelServiceError, ModelError)
@@ -34,8 +35,14 @@ STARTUP_ERRORS: tuple[type[BaseException], ...] = (
 
 @st.cache_resource(show_spinner="Loading the index and models…")
 def _cached_pipeline(key: str, _settings: Settings) -> Pipeline:
-    """Keyed on the serialised settings, so a changed configuration gets its own pipeline."""
-    return Pipeline.build(_settings)
+    """Keyed on the serialised settings, so a changed configuration gets its own pipeline.
+
+    The chat model starts in the background right away (`warm_start`), so the first question
+    does not wait for it."""
+    pipeline = Pipeline.build(_settings)
+    if _settings.warm_start:
+        start_warm_up(pipeline)
+    return pipeline
 
 
 def get_pipeline(settings: Settings) -> Pipeline:
