@@ -6,15 +6,23 @@ import argparse
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from chatbot.config import RETRIEVER_MODES, Settings, get_settings
+from chatbot import (
+    Answer,
+    Chatbot,
+    ChatbotError,
+    NotFoundError,
+    Settings,
+    Turn,
+    load_settings,
+)
+from chatbot.config import RETRIEVER_MODES, get_settings
 from chatbot.terminal import (
     console,
     dim,
@@ -25,28 +33,6 @@ from chatbot.terminal import (
     print_citations,
     print_flagged,
 )
-
-#: Exceptions whose message is a complete answer for the user: no traceback for these.
-USER_ERRORS: tuple[type[BaseException], ...] = ()
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from pydantic import ValidationError
-
-    from chatbot.answer import AnswerError
-    from chatbot.bench import BenchError
-    from chatbot.evaluate import SuiteError
-    from chatbot.index import IndexError_
-    from chatbot.local_models import ModelError
-    from chatbot.locking import IndexBusyError
-    from chatbot.providers import ProviderError
-    from chatbot.service_errors import ModelServiceError
-
-    return (
-        AnswerError, IndexError_, IndexBusyError, ModelError, ProviderError, ModelServiceError,
-        ValidationError, SuiteError, BenchError,
-        FileNotFoundError,
-    )
 
 
 def _progress() -> Progress:
@@ -62,19 +48,9 @@ def _progress() -> Progress:
 
 # --- models ---------------------------------------------------------------------------------
 def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.local_models import (
-        GGUF_SHA256,
-        OnnxMiniLMEmbeddings,
-        ensure_gguf,
-        file_sha256,
-        start_llama_server,
-    )
-
-    report: dict[str, Any] = {}
-    started = time.perf_counter()
+    bot = Chatbot(settings)
     if settings.gguf_path:
-        path = settings.gguf_path
-        sha = file_sha256(path)
+        report = bot.prepare_models()
     else:
         with _progress() as bar:
             task = bar.add_task("assemble GGUF", total=None)
@@ -82,25 +58,7 @@ def cmd_models(settings: Settings, args: argparse.Namespace) -> int:
             def update(done: int, total: int) -> None:
                 bar.update(task, completed=done >> 20, total=total >> 20)
 
-            path = ensure_gguf(settings.data_dir, update)
-        sha = GGUF_SHA256
-    report["llm"] = {
-        "path": str(path.resolve()),
-        "bytes": path.stat().st_size,
-        "sha256": sha,
-        "prepare_s": round(time.perf_counter() - started, 2),
-    }
-    server = start_llama_server(path, settings.llm_context, settings.llm_threads)
-    report["llm"]["load_s"] = round(server.load_seconds, 2)
-    report["llm"]["endpoint"] = server.base_url
-    del server
-    embeddings = OnnxMiniLMEmbeddings(threads=settings.llm_threads)
-    report["embeddings"] = {
-        "path": str(embeddings.model_path),
-        "tokenizer": str(embeddings.tokenizer_path),
-        "sha256": file_sha256(embeddings.model_path),
-        "load_s": round(embeddings.load_seconds, 2),
-    }
+            report = bot.prepare_models(update)
     if args.json:
         out.print_json(data=report)
     else:
@@ -125,30 +83,26 @@ def _ingest_progress(bar: Progress) -> Callable[[str, int, int], None]:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.index import Index
-    from chatbot.ingest import ingest, rebuild, reindex_all
-    from chatbot.providers import make_embeddings
-
     if args.all and args.paths:
         console.print("[red]error:[/red] give paths or --all, not both")
         return 2
-    # A rebuild replaces the collection, so it opens it whatever embedding model built it.
-    index = Index(settings, make_embeddings(settings), check_model=not args.rebuild)
-    if args.if_empty and index.count() > 0:
-        console.print(f"index already holds {index.count()} chunks; nothing to do")
+    bot = Chatbot(settings)
+    if not args.rebuild:  # a rebuild opens the index itself, whatever model built it
+        bot.open()  # before the progress bar: a failure to open is then one clean line
+    if args.if_empty and (count := bot.count()) > 0:
+        console.print(f"index already holds {count} chunks; nothing to do")
         return 0
     paths = None if args.all else [Path(p) for p in (args.paths or ["seeds"])]
     include, exclude = args.include or (), args.exclude or ()
     with _progress() as bar:
         progress = _ingest_progress(bar)
-        if args.rebuild:
-            report = rebuild(index, paths, include=include, exclude=exclude, progress=progress)
+        if args.rebuild:  # opens the index whatever embedding model built it
+            report = bot.rebuild(paths, include=include, exclude=exclude, progress=progress)
         elif paths is None:
-            report = reindex_all(index, prune=args.prune, progress=progress)
+            report = bot.reindex(prune=args.prune, progress=progress)
         else:
-            report = ingest(
-                index, paths, prune=args.prune, include=include, exclude=exclude,
-                progress=progress,
+            report = bot.ingest(
+                paths, prune=args.prune, include=include, exclude=exclude, progress=progress
             )
     if args.json:
         out.print_json(data=report.to_json())
@@ -167,9 +121,7 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.pipeline import Pipeline
-
-    rows = Pipeline.build(settings).index.sources()
+    rows = Chatbot(settings).sources()
     if args.json:
         listing = [row.to_json() for row in rows]
         out.print(json.dumps(listing, ensure_ascii=False, indent=2), markup=False)
@@ -183,15 +135,12 @@ def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.index import UnknownSourceError
-    from chatbot.pipeline import Pipeline
-
-    index = Pipeline.build(settings).index
+    bot = Chatbot(settings)
     status = 0
     for source in args.sources:
         try:
-            deleted = index.remove(source)
-        except UnknownSourceError as exc:
+            deleted = bot.remove(source)
+        except NotFoundError as exc:
             error(str(exc))
             status = 1
             continue
@@ -200,7 +149,7 @@ def cmd_remove(settings: Settings, args: argparse.Namespace) -> int:
 
 
 # --- answers ----------------------------------------------------------------------------------
-def _print_citations(answer: Any) -> None:
+def _print_citations(answer: Answer) -> None:
     if answer.abstained:
         return
     out.print()
@@ -213,16 +162,12 @@ def _retrieval_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"k": args.k, "sources": args.source, "mode": args.retriever, "mmr": args.mmr}
 
 
-def _stream_to_terminal(
-    pipeline: Any, question: str, history: Sequence[Any], options: dict[str, Any]
-) -> Any:
-    from chatbot.answer import stream_answer
-    from chatbot.models import Answer
-
+def _stream_to_terminal(items: Iterator[str | Answer]) -> Answer:
+    """Print the tokens as they come, then the citations and a timing line."""
     final = None
     streamed = False
     try:
-        for item in stream_answer(pipeline, question, history, status=dim, **options):
+        for item in items:
             if isinstance(item, Answer):
                 final = item
             else:
@@ -242,27 +187,20 @@ def _stream_to_terminal(
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.answer import ask
-    from chatbot.pipeline import Pipeline
-
-    pipeline = Pipeline.build(settings)
-    if pipeline.index.count() == 0:
+    bot = Chatbot(settings)
+    if bot.count() == 0:
         error("the index is empty; run `chatbot ingest PATH` first")
         return 1
     if args.json:  # stdout is the JSON object; retries are reported on stderr
-        answer = ask(pipeline, args.question, status=dim, **_retrieval_options(args))
+        answer = bot.ask(args.question, status=dim, **_retrieval_options(args))
         print(json.dumps(answer.to_json(), ensure_ascii=False))
         return 0
-    _stream_to_terminal(pipeline, args.question, [], _retrieval_options(args))
+    _stream_to_terminal(bot.stream(args.question, status=dim, **_retrieval_options(args)))
     return 0
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.answer import Turn
-    from chatbot.pipeline import Pipeline
-    from chatbot.summarize import is_summary_request, summary_as_answer
-
-    pipeline = Pipeline.build(settings)
+    bot = Chatbot(settings)
     history: list[Turn] = []
     console.print("Ask about your documents. Empty line or Ctrl-D to quit; /new starts over.")
     while True:
@@ -276,14 +214,11 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
             history.clear()
             continue
         try:
-            if is_summary_request(question):
-                final = summary_as_answer(pipeline, question)
-                out.print(plain(final.answer, lines=True))
-                _print_citations(final)
-            else:
-                final = _stream_to_terminal(pipeline, question, history, _retrieval_options(args))
-        except _user_errors() as exc:
-            error(_one_line(exc))
+            final = _stream_to_terminal(
+                bot.reply(question, history, status=dim, **_retrieval_options(args))
+            )
+        except ChatbotError as exc:
+            error(str(exc))
             continue
         if final.standalone_question:
             dim(f"(searched for: {final.standalone_question})")
@@ -293,10 +228,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 
 # --- summaries --------------------------------------------------------------------------------
 def cmd_summarize(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.pipeline import Pipeline
-    from chatbot.summarize import summarize
-
-    pipeline = Pipeline.build(settings)
+    bot = Chatbot(settings)
     with _progress() as bar:
         tasks: list[TaskID] = []
 
@@ -305,7 +237,7 @@ def cmd_summarize(settings: Settings, args: argparse.Namespace) -> int:
                 tasks.append(bar.add_task("summarizing (map batches)", total=total))
             bar.update(tasks[0], completed=done, total=total)
 
-        summary = summarize(pipeline, args.sources or None, args.bullets, progress)
+        summary = bot.summarize(args.sources or None, args.bullets, progress)
     if args.json:
         print(json.dumps(summary.to_json(), ensure_ascii=False))
         return 0
@@ -343,10 +275,7 @@ def _write_report(path: str | None, text: str) -> None:
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.evaluate import html_report, report_table, run_suite
-    from chatbot.prompts import DEFAULT_SUITE
-
-    suite = Path(args.suite) if args.suite else Path(str(DEFAULT_SUITE))
+    from chatbot.evaluate import html_report, report_table
 
     with _progress() as bar:
         tasks: list[TaskID] = []
@@ -359,9 +288,8 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
             mark = ("pass", "green") if case["passed"] else ("FAIL", "red")
             bar.console.print(line(mark, " ", str(case["id"])))
 
-        report = run_suite(
-            settings, suite, collection=args.collection, progress=progress,
-            ingest_progress=ingest,
+        report = Chatbot(settings).evaluate(
+            args.suite, collection=args.collection, progress=progress, ingest_progress=ingest
         )
     out.print(report_table(report))
     out.print(plain(f"{report['passed']} passed, {report['failed']} failed"))
@@ -371,7 +299,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.bench import ALL_RETRIEVERS, report_tables, run_benchmark
+    from chatbot.bench import ALL_RETRIEVERS, report_tables
 
     with _progress() as bar:
         tasks: dict[str, TaskID] = {}
@@ -381,8 +309,8 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        report = run_benchmark(
-            settings, Path(args.corpus), Path(args.questions),
+        report = Chatbot(settings).bench(
+            args.corpus, args.questions,
             retrievers=ALL_RETRIEVERS if args.retriever == "all" else [args.retriever],
             k=args.k, answers=args.answers, baseline=not args.no_baseline, limit=args.limit,
             progress=progress,
@@ -518,10 +446,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "doctor":
             return cmd_doctor(args)  # builds the settings itself, to report them
-        settings = get_settings()
+        settings = load_settings()
         return int(args.handler(settings, args))
-    except _user_errors() as exc:
-        error(_one_line(exc))
+    except ChatbotError as exc:
+        error(str(exc))
         return 2
     except ImportError as exc:  # a third-party package missing or broken: an install problem
         if (exc.name or "").partition(".")[0] == "chatbot":
@@ -535,24 +463,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def missing_dependency(exc: ImportError) -> str:
     """One line naming what is missing and the fix."""
-    from chatbot.loaders import REINSTALL, MissingDependencyError
+    from chatbot.loaders import REINSTALL
 
-    if isinstance(exc, MissingDependencyError):
+    if isinstance(exc, ChatbotError):  # MissingDependencyError: already one line with the fix
         return str(exc)
     detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
     if isinstance(exc, ModuleNotFoundError) and exc.name:
         return f"missing dependency {exc.name} ({detail}); {REINSTALL}"
     return f"broken dependency ({detail}); {REINSTALL}"
-
-
-def _one_line(exc: BaseException) -> str:
-    from pydantic import ValidationError
-
-    from chatbot.config import describe_settings_error
-
-    if isinstance(exc, ValidationError):  # its str() quotes the input, API key included
-        return describe_settings_error(exc)
-    return str(exc)
 
 
 if __name__ == "__main__":

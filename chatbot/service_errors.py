@@ -15,12 +15,9 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from chatbot.config import Settings
+from chatbot.errors import ModelServiceError as ModelServiceError  # its old home, re-exported
 
 Role = Literal["chat", "embeddings"]
-
-
-class ModelServiceError(RuntimeError):
-    """The model service failed; the message is safe to show (it never contains the key)."""
 
 
 def _where(settings: Settings) -> str:
