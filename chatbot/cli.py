@@ -267,6 +267,18 @@ def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
     return subprocess.call(command)
 
 
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from chatbot.server import serve
+
+    host = args.host or settings.serve_host
+    port = args.port or settings.serve_port
+    bot = Chatbot(settings)
+    url = f"http://{host}:{port}/v1"
+    console.print(plain(f"chatbot API on {url} (model id: {settings.collection})"))
+    serve(bot, host, port)
+    return 0
+
+
 # --- evaluation -------------------------------------------------------------------------------
 def _write_report(path: str | None, text: str) -> None:
     if path:
@@ -433,6 +445,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check what works on this machine, each problem with its fix")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_doctor)
+
+    p = sub.add_parser("serve", help="serve an OpenAI-compatible HTTP API with citations")
+    p.add_argument("--host", help="address to listen on (default: CHATBOT_SERVE_HOST)")
+    p.add_argument("--port", type=int, help="port (default: CHATBOT_SERVE_PORT)")
+    p.set_defaults(handler=cmd_serve)
 
     p = sub.add_parser("ui", help="start the Streamlit app")
     p.add_argument("--port", type=int, default=8501)

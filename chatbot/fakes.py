@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,6 +95,8 @@ class FakeChatModel(BaseChatModel):
     replies: list[str] = Field(default_factory=list)
     model_name: str = "fake-extractive"
     calls: int = 0
+    #: Seconds before each streamed token (a stand-in for a model's generation speed).
+    token_delay: float = 0.0
 
     @property
     def _llm_type(self) -> str:
@@ -138,6 +141,8 @@ class FakeChatModel(BaseChatModel):
         reply = self._reply(messages)
         pieces = re.findall(r"\S+\s*|\s+", reply)
         for piece in pieces:
+            if self.token_delay:
+                time.sleep(self.token_delay)
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)

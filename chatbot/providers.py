@@ -100,7 +100,9 @@ def _fake_chat(settings: Settings) -> ChatBackend:
     from chatbot.fakes import FakeChatModel
 
     return ChatBackend(
-        model=FakeChatModel(replies=list(settings.fake_llm_replies)),
+        model=FakeChatModel(
+            replies=list(settings.fake_llm_replies), token_delay=settings.fake_llm_token_delay
+        ),
         name=settings.chat_model,
         provider="fake",
         context_window=settings.llm_context,
