@@ -337,3 +337,29 @@ def test_cli_serve_refuses_a_public_address_without_a_key(
     monkeypatch.setenv("CHATBOT_EMBEDDINGS_PROVIDER", "fake")
     assert main(["serve", "--host", "0.0.0.0", "--port", "9"]) == 2
     assert "CHATBOT_API_KEY" in capsys.readouterr().err
+
+
+# --- the embedded model ---------------------------------------------------------------------
+@pytest.mark.slow
+def test_embedded_model_answers_the_openai_client_with_citations(
+    start: Callable[..., Running],
+) -> None:
+    running = start(
+        llm_provider="local", embeddings_provider="local",
+        request_timeout=1800, max_retries=0,  # no timing threshold: the 2 cores may be shared
+    )
+    client = running.client()
+    question: Any = [
+        {"role": "user", "content": "Which country does Xi visit before the SCO summit?"}
+    ]
+    completion = client.chat.completions.create(model="chatbot", messages=question)
+    extra = (completion.model_extra or {})["chatbot"]
+    print(json.dumps(completion.model_dump(), indent=1, ensure_ascii=False))
+    assert extra["abstained"] is False, extra["notes"]
+    assert "Kazakhstan" in (completion.choices[0].message.content or "")
+    assert any("Kazakhstan" in c["text"] and c["source"] == SEED for c in extra["citations"])
+    chunks = list(
+        client.chat.completions.create(model="chatbot", messages=question, stream=True)
+    )
+    assert len(chunks) > 3 and chunks[-1].choices[0].finish_reason == "stop"
+    assert (chunks[-1].model_extra or {})["chatbot"]["citations"]
