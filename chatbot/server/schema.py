@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chatbot.config import RETRIEVER_MODES
+from chatbot.models import Bullet, Citation, Sentence
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -82,29 +83,6 @@ class Usage(BaseModel):
     total_tokens: int
 
 
-class CitationOut(BaseModel):
-    """One numbered source: `text` is exactly `document[start:end]`; `support_start` and
-    `support_end` are the document offsets of the sentence in it that supports the claim."""
-
-    n: int
-    source: str
-    chunk_id: str
-    text: str
-    start: int
-    end: int
-    page: int | None = None
-    support_start: int | None = None
-    support_end: int | None = None
-
-
-class SentenceOut(BaseModel):
-    """One sentence of the checked answer, the citations that back it, and whether they do."""
-
-    text: str
-    citations: list[int]
-    supported: bool
-
-
 class Extension(BaseModel):
     """The `chatbot` field of a completion (and of the final stream chunk)."""
 
@@ -113,8 +91,8 @@ class Extension(BaseModel):
         "checking may add, move or drop [n] markers, so this is the text to keep."
     )
     abstained: bool = Field(description="True when the documents do not answer the question.")
-    citations: list[CitationOut]
-    sentences: list[SentenceOut]
+    citations: list[Citation]
+    sentences: list[Sentence]
     standalone_question: str | None = Field(
         default=None, description="The follow-up question as rewritten for the search."
     )
@@ -194,20 +172,14 @@ class DocumentDeleted(BaseModel):
     chunks: int
 
 
-class BulletOut(BaseModel):
-    text: str
-    citations: list[int]
-    supported: bool
-
-
 class SummaryOut(BaseModel):
     sources: list[str]
-    bullets: list[BulletOut]
-    citations: list[CitationOut]
+    bullets: list[Bullet]
+    citations: list[Citation]
     chunks_read: int
     model: str
     map_batches: int
-    dropped_bullets: list[BulletOut]
+    dropped_bullets: list[Bullet]
     usage: dict[str, int]
     timings: dict[str, float]
     notes: list[str]
