@@ -15,9 +15,6 @@ Every deliberate failure is a `ChatbotError` (subclasses below); everything else
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
 from chatbot.config import Settings
 from chatbot.errors import (
     BusyError,
@@ -65,24 +62,11 @@ __all__ = [
     "Turn",
     "Upload",
     "ask",
-    "ingest",
     "load_settings",
-    "summarize",
 ]
 
 
 def ask(question: str, settings: Settings | None = None) -> Answer:
-    """One question with the settings from the environment (or `settings`)."""
+    """One question with the settings from the environment (or `settings`). The other
+    conveniences are `Chatbot` methods: `chatbot.ingest` and `chatbot.summarize` are modules."""
     return Chatbot(settings).ask(question)
-
-
-def summarize(
-    sources: Sequence[str] | None = None, bullets: int = 5, settings: Settings | None = None
-) -> Summary:
-    """A cited summary of `sources` (default: everything indexed)."""
-    return Chatbot(settings).summarize(sources, bullets)
-
-
-def ingest(paths: Sequence[Path | str], settings: Settings | None = None) -> IngestReport:
-    """Add or update files and folders in the index."""
-    return Chatbot(settings).ingest(paths)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+from pathlib import Path
+
 import chatbot
 
 PUBLIC = [
@@ -26,9 +29,7 @@ PUBLIC = [
     "Turn",
     "Upload",
     "ask",
-    "ingest",
     "load_settings",
-    "summarize",
 ]
 
 
@@ -37,6 +38,11 @@ def test_all_is_pinned() -> None:
 
 
 def test_every_exported_member_is_importable_and_public() -> None:
+    """Also after every module of the package is imported: importing `chatbot.x` sets the
+    attribute `x` of the package, which would hide an exported `x`."""
+    for path in Path(chatbot.__file__).parent.glob("*.py"):
+        if path.stem not in ("__init__", "__main__"):
+            importlib.import_module(f"chatbot.{path.stem}")
     for name in chatbot.__all__:
         member = getattr(chatbot, name)
         assert member.__module__.startswith("chatbot"), name
