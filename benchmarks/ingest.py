@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
                 totals.add(written, time.perf_counter() - wall, time.process_time() - cpu)
         rerun = index.ingest([root])
 
-        stored = sorted(d.page_content for d in index.all_chunks())
+        stored = sorted(p.text for p in index.chunks([s.source for s in index.sources()]))
         if stored != sorted(all_texts) or pipeline.chunks != len(all_texts):
             print("the index does not hold the expected chunks", file=sys.stderr)
             return 1

@@ -300,13 +300,16 @@ def table(report: dict[str, Any]) -> str:
     ]
     for s in report["steps"]:
         b = s["last_batch"]
+        settled = (  # not recorded by runs before it was added
+            f"{s['same_questions_settled_ms']:.0f} ms" if "same_questions_settled_ms" in s else "—"
+        )
 
         def pair(mode: str, s: dict[str, Any] = s) -> str:
             return f"{s[mode]['median_ms']:.0f} / {s[mode]['p90_ms']:.0f} ms"
 
         lines.append(
             f"| {s['chunks']:,} | {pair('hybrid')} | {pair('dense')} | {pair('bm25')} | "
-            f"{s['first_question_ms']:.0f} ms ({s.get('same_questions_settled_ms', 0):.0f} ms) | "
+            f"{s['first_question_ms']:.0f} ms ({settled}) | "
             f"{s['one_file_ingest']['wall_s']:.2f} s / {s['one_file_ingest']['cpu_s']:.2f} s | "
             f"{b['wall_s']:.1f} s / {b['cpu_s']:.1f} s; {b.get('chroma_upsert_s', 0):.1f} s | "
             f"{s['peak_rss_mb'] / 1024:.2f} GB | {s['keyword_side']['added_mb']:.0f} MB | "
