@@ -17,11 +17,12 @@ from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, S
 from chatbot import guard, markers
 from chatbot.answerable import model_check, relevance_gate
 from chatbot.citations import check
+from chatbot.errors import InvalidRequestError
 from chatbot.index import UnknownSourceError
 from chatbot.model_calls import Deadline, StatusFn
 from chatbot.model_calls import invoke as invoke_model
 from chatbot.model_calls import stream as stream_model
-from chatbot.models import Answer, Passage
+from chatbot.models import Answer, Passage, Turn
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
 from chatbot.retrieve import bm25_tokens
@@ -37,16 +38,8 @@ _ABSTAIN = re.compile(
 )
 
 
-class AnswerError(RuntimeError):
+class AnswerError(InvalidRequestError):
     """A user-facing failure (bad question, model service down); the message says what to do."""
-
-
-@dataclass
-class Turn:
-    """One exchange of a conversation, as kept by the CLI chat and the app."""
-
-    question: str
-    answer: str
 
 
 def estimate_tokens(text: str) -> int:

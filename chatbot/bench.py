@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chatbot.config import Settings
+from chatbot.errors import InvalidRequestError
 from chatbot.pipeline import Pipeline
 
 #: Called as progress(stage, done, total).
@@ -42,7 +43,7 @@ _Row = TypeVar("_Row", bound=BaseModel)
 _ASCII_PUNCTUATION = frozenset(string.punctuation)
 
 
-class BenchError(ValueError):
+class BenchError(InvalidRequestError, ValueError):
     """The benchmark files are missing or malformed; the message names file, line and field."""
 
 

@@ -258,11 +258,42 @@ class Settings(BaseSettings):
         "prompt. Empty: the prompts bundled in the package.",
     )
 
+    # --- HTTP API (chatbot serve) -----------------------------------------------------------
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer key clients of `chatbot serve` must send (Authorization: Bearer "
+        "<key>). Empty: no key asked, and the server only binds to a loopback address.",
+    )
+    serve_host: str = Field(
+        default="127.0.0.1",
+        description="Address `chatbot serve` listens on (--host). A non-loopback address "
+        "needs CHATBOT_API_KEY.",
+    )
+    serve_port: int = Field(
+        default=8000, ge=1, le=65535, description="Port `chatbot serve` listens on (--port)."
+    )
+    serve_queue: int = Field(
+        default=8,
+        ge=0,
+        description="Model requests (answers, summaries) that may wait while the model answers "
+        "another one; beyond that the server answers 429 with Retry-After.",
+    )
+    serve_max_files: int = Field(
+        default=20, ge=1, description="Files one upload request to `chatbot serve` may carry."
+    )
+
     # --- testing -------------------------------------------------------------------------
     fake_llm_replies: list[str] = Field(
         default_factory=list,
         description="Canned replies for the fake LLM, used in order (JSON list). Empty: the "
         "fake answers extractively from the passages it is given.",
+    )
+    fake_llm_token_delay: float = Field(
+        default=0.0,
+        ge=0,
+        le=10,
+        description="Seconds the fake LLM waits before each streamed token (load tests and "
+        "tests of cancellation); 0 = as fast as possible.",
     )
 
     @field_validator("llm_provider", "embeddings_provider")

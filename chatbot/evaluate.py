@@ -22,6 +22,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from chatbot.config import Settings
+from chatbot.errors import InvalidRequestError
 from chatbot.ingest import ingest
 from chatbot.pipeline import Pipeline
 
@@ -39,7 +40,7 @@ SUITE_SETTINGS = frozenset(
 )
 
 
-class SuiteError(ValueError):
+class SuiteError(InvalidRequestError, ValueError):
     """The suite file is invalid or cannot run; the message names the case and the field."""
 
 
@@ -326,10 +327,8 @@ def _ask(pipeline: Pipeline, case: Case) -> dict[str, Any]:
 
 
 def _summarize(pipeline: Pipeline, case: Case) -> dict[str, Any]:
-    try:
-        from chatbot.summarize import summarize
-    except ImportError:
-        raise _Unavailable("summaries not available") from None
+    from chatbot.summarize import summarize
+
     summary = summarize(pipeline, sources=None, bullets=case.bullets)
     bullets: list[dict[str, Any]] = [
         {"text": b.text, "citations": list(b.citations), "supported": b.supported}
@@ -346,10 +345,6 @@ def _summarize(pipeline: Pipeline, case: Case) -> dict[str, Any]:
     }
 
 
-class _Unavailable(RuntimeError):
-    """The feature a case needs is not in this build."""
-
-
 def run_case(pipeline: Pipeline, case: Case) -> dict[str, Any]:
     """Run one case; a failure of the case itself (bad question, model error) fails the case,
     it does not stop the suite."""
@@ -360,7 +355,7 @@ def run_case(pipeline: Pipeline, case: Case) -> dict[str, Any]:
     error: str | None = None
     try:
         result = _ask(pipeline, case) if case.task == "ask" else _summarize(pipeline, case)
-    except (AnswerError, ModelServiceError, _Unavailable) as exc:
+    except (AnswerError, ModelServiceError) as exc:
         error = str(exc)
         result = {
             "answer": "",

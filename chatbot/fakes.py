@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -96,6 +97,8 @@ class FakeChatModel(BaseChatModel):
     model_name: str = "fake-extractive"
     calls: int = 0
     replayed: int = 0  # canned replies used (answer checks take none)
+    #: Seconds before each streamed token (a stand-in for a model's generation speed).
+    token_delay: float = 0.0
 
     @property
     def _llm_type(self) -> str:
@@ -146,6 +149,8 @@ class FakeChatModel(BaseChatModel):
         reply = self._reply(messages)
         pieces = re.findall(r"\S+\s*|\s+", reply)
         for piece in pieces:
+            if self.token_delay:
+                time.sleep(self.token_delay)
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)

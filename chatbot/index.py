@@ -27,6 +27,7 @@ from langchain_core.embeddings import Embeddings
 
 from chatbot import records
 from chatbot.config import Settings
+from chatbot.errors import NotFoundError, StoreError
 from chatbot.keyword import KeywordIndex
 from chatbot.locking import exclusive, open_lock
 from chatbot.models import Chunk, IngestReport, Passage, SourceRecord
@@ -38,7 +39,7 @@ from chatbot.vectors import Collection, Vectors, VectorStoreError
 ProgressFn = Callable[[str, int, int], None]
 
 
-class IndexError_(RuntimeError):
+class IndexError_(StoreError):
     """The index cannot be opened or written; the message says what to do."""
 
 
@@ -46,7 +47,7 @@ class EmbeddingMismatchError(IndexError_):
     """The collection was built with another embedding model."""
 
 
-class UnknownSourceError(IndexError_):
+class UnknownSourceError(IndexError_, NotFoundError):
     """A source name given by the user matches nothing indexed."""
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from chatbot import docx_text
+from chatbot.errors import InstallError
 from chatbot.worker import TimeLimitExceeded, WorkerDied, time_limited
 
 
@@ -37,7 +38,7 @@ class SkipFile(Exception):
 REINSTALL = "reinstall from the lock: make install"
 
 
-class MissingDependencyError(ImportError):
+class MissingDependencyError(InstallError, ImportError):
     """A format's extractor cannot be imported: an install problem, not a bad file, so it
     stops the ingest once instead of skipping every file of that format."""
 

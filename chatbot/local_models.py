@@ -20,6 +20,9 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from chatbot.config import Settings
+from chatbot.errors import ConfigError
+
 #: Qwen's official qwen2.5-coder-1.5b-instruct-q4_k_m.gguf (Apache-2.0), published in slices.
 GGUF_NAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 GGUF_PARTS = 22
@@ -33,7 +36,7 @@ EMBEDDING_DIMENSIONS = 384
 Progress = Callable[[int, int], None]
 
 
-class ModelError(RuntimeError):
+class ModelError(ConfigError):
     """The embedded model files are missing, corrupt or cannot be loaded."""
 
 
@@ -268,3 +271,33 @@ class OnnxMiniLMEmbeddings(Embeddings):
 
 def file_sha256(path: Path) -> str:
     return _sha256(path)
+
+
+def prepare_models(settings: Settings, progress: Progress | None = None) -> dict[str, Any]:
+    """Assemble (or check) the GGUF, start the chat server and the embeddings once, and report
+    paths, digests and load times per model: what `chatbot models` shows."""
+    started = time.perf_counter()
+    if settings.gguf_path:
+        path, sha = settings.gguf_path, file_sha256(settings.gguf_path)
+    else:
+        path, sha = ensure_gguf(settings.data_dir, progress), GGUF_SHA256
+    llm: dict[str, Any] = {
+        "path": str(path.resolve()),
+        "bytes": path.stat().st_size,
+        "sha256": sha,
+        "prepare_s": round(time.perf_counter() - started, 2),
+    }
+    server = start_llama_server(path, settings.llm_context, settings.llm_threads)
+    llm["load_s"] = round(server.load_seconds, 2)
+    llm["endpoint"] = server.base_url
+    del server
+    embeddings = OnnxMiniLMEmbeddings(threads=settings.llm_threads)
+    return {
+        "llm": llm,
+        "embeddings": {
+            "path": str(embeddings.model_path),
+            "tokenizer": str(embeddings.tokenizer_path),
+            "sha256": file_sha256(embeddings.model_path),
+            "load_s": round(embeddings.load_seconds, 2),
+        },
+    }

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from chatbot.config import Settings
+from chatbot.errors import BusyError
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ LOCK_NAME = "ingest.lock"
 POLL_SECONDS = 0.1
 
 
-class IndexBusyError(RuntimeError):
+class IndexBusyError(BusyError):
     """Another process kept the index's write lock longer than CHATBOT_LOCK_TIMEOUT."""
 
 

@@ -96,6 +96,14 @@ class Answer:
 
 
 @dataclass
+class Turn:
+    """One exchange of a conversation: what follow-up questions are condensed with."""
+
+    question: str
+    answer: str
+
+
+@dataclass
 class Bullet:
     """One summary point and the chunk numbers (`Summary.citations[].n`) that back it."""
 

@@ -1,7 +1,7 @@
 """The heavy objects of one process (embeddings, index, retriever, chat model), built once.
 
-The CLI builds one per command; the Streamlit app caches one per process with
-`st.cache_resource`. The chat model is started lazily because ingesting never needs it.
+`chatbot.Chatbot` owns one (the CLI makes one per command, the app one per process, the server
+one for its lifetime). The chat model is started lazily because ingesting never needs it.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from chatbot.errors import ConfigError
+
 #: The bundled resources: prompts/, eval/ (suites), seeds/ (the suite's article), runtime.lock.
 RESOURCES: Traversable = files("chatbot") / "resources"
 PROMPTS_DIR: Traversable = RESOURCES / "prompts"
@@ -19,7 +21,7 @@ SUITES_DIR: Traversable = RESOURCES / "eval"
 DEFAULT_SUITE: Traversable = SUITES_DIR / "seed.yaml"
 
 
-class PromptError(ValueError):
+class PromptError(ConfigError, ValueError):
     """A prompt file is missing or a placeholder was left unfilled."""
 
 

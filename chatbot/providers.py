@@ -14,12 +14,13 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 
 from chatbot.config import PROVIDER_NAMES, Settings
+from chatbot.errors import ConfigError
 
 #: Placeholder key for servers that need none (the embedded server, most local servers).
 NO_KEY = "not-needed"
 
 
-class ProviderError(RuntimeError):
+class ProviderError(ConfigError):
     """A provider is unknown or misconfigured; the message says which setting to fix."""
 
 
@@ -55,12 +56,24 @@ def _openai_chat(settings: Settings, base_url: str | None, api_key: str) -> Base
     )
 
 
-def _require_key(settings: Settings) -> str:
-    if settings.openai_api_key is None and not settings.openai_base_url:
-        raise ProviderError(
-            "the openai provider needs OPENAI_API_KEY (or OPENAI_BASE_URL for a local "
-            "OpenAI-compatible server); or set CHATBOT_LLM_PROVIDER=local for the embedded model"
+def setup_problem(settings: Settings) -> str | None:
+    """Say so up front when the openai provider is chosen without a key or a server URL
+    (every answer or embedding would fail); None when the configuration can work."""
+    uses_openai = "openai" in (settings.llm_provider, settings.embeddings_provider)
+    if uses_openai and settings.openai_api_key is None and not settings.openai_base_url:
+        return (
+            "the openai provider is selected but OPENAI_API_KEY is not set; set OPENAI_API_KEY "
+            "(or OPENAI_BASE_URL for a local OpenAI-compatible server), or set "
+            "CHATBOT_LLM_PROVIDER=local and CHATBOT_EMBEDDINGS_PROVIDER=local for the embedded "
+            "models"
         )
+    return None
+
+
+def _require_key(settings: Settings) -> str:
+    problem = setup_problem(settings)
+    if problem:
+        raise ProviderError(problem)
     return settings.openai_api_key.get_secret_value() if settings.openai_api_key else NO_KEY
 
 
@@ -94,7 +107,9 @@ def _fake_chat(settings: Settings) -> ChatBackend:
     from chatbot.fakes import FakeChatModel
 
     return ChatBackend(
-        model=FakeChatModel(replies=list(settings.fake_llm_replies)),
+        model=FakeChatModel(
+            replies=list(settings.fake_llm_replies), token_delay=settings.fake_llm_token_delay
+        ),
         name=settings.chat_model,
         provider="fake",
         context_window=settings.llm_context,

@@ -3,8 +3,8 @@
 Retries happen in `chatbot.model_calls` (`CHATBOT_MAX_RETRIES` retries of 408, 409, 429, 5xx,
 timeouts and connection errors, `Retry-After` honoured, all inside one `CHATBOT_REQUEST_TIMEOUT`
 deadline); what reaches this module has already been retried. Model calls go through there or
-through `model_errors(settings)`, so the CLI and the app see one `ModelServiceError`, never a raw
-openai / httpx / JSON exception.
+through `model_errors(settings)`, so every front end sees one `ModelServiceError` (defined in
+`chatbot.errors`), never a raw openai / httpx / JSON exception.
 """
 
 from __future__ import annotations
@@ -15,12 +15,9 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from chatbot.config import Settings
+from chatbot.errors import ModelServiceError as ModelServiceError  # its old home, re-exported
 
 Role = Literal["chat", "embeddings"]
-
-
-class ModelServiceError(RuntimeError):
-    """The model service failed; the message is safe to show (it never contains the key)."""
 
 
 def _where(settings: Settings) -> str:

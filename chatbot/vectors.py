@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from chatbot.config import Settings
+from chatbot.errors import StoreError
 from chatbot.locking import process_lock
 
 #: HNSW settings of new collections.
@@ -40,7 +41,7 @@ STAMP = 64
 T = TypeVar("T")
 
 
-class VectorStoreError(RuntimeError):
+class VectorStoreError(StoreError):
     """Chroma cannot be opened or reached; the message says what to do."""
 
 

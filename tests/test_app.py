@@ -21,12 +21,11 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block, Button
 
 from chatbot import evaluate
-from chatbot.answer import Turn
 from chatbot.app import exporting, views
-from chatbot.app.uploads import safe_filename
 from chatbot.config import get_settings
-from chatbot.models import Answer, Citation, Sentence
+from chatbot.models import Answer, Citation, Sentence, Turn
 from chatbot.pipeline import Pipeline
+from chatbot.uploads import safe_filename
 
 APP = Path(__file__).resolve().parent.parent / "chatbot" / "app" / "main.py"
 SEED_SOURCE = "seeds/xi-kazakhstan-visit.txt"
@@ -470,9 +469,9 @@ def test_evaluation_page_runs_a_bundled_suite(seeded_env: Pipeline) -> None:
     assert report["cases"] and at.metric[0].value.endswith(f"/{len(report['cases'])}")
 
 
-# --- pages that plug in later ---------------------------------------------------------------------
+# --- the other pages -----------------------------------------------------------------------------
 @pytest.mark.parametrize("page", ["Summaries", "Evaluation"])
-def test_optional_pages_render(seeded_env: Pipeline, page: str) -> None:
+def test_pages_render(seeded_env: Pipeline, page: str) -> None:
     at = start(page)
     assert at.title[0].value == page
     assert not at.exception

@@ -147,7 +147,7 @@ def test_absurd_size_limit_setting(
 def test_uploads_over_the_limit_are_rejected_before_saving(
     fake_settings: Settings, tmp_path: Path
 ) -> None:
-    from chatbot.app.uploads import Upload, ingest_uploads
+    from chatbot.uploads import Upload, ingest_uploads
 
     limit = 1024
     files = [Upload("big.txt", b"x" * (limit + 1)), Upload("ok.txt", b"x" * limit)]

@@ -299,10 +299,11 @@ def test_cli_json_shape(seeded: Pipeline, capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_cli_unknown_source_prints_one_line(seeded: Pipeline) -> None:
-    from chatbot.cli import _user_errors, build_parser
+    from chatbot import ChatbotError
+    from chatbot.cli import build_parser
 
     args = build_parser().parse_args(["summarize", "missing.txt"])
-    with pytest.raises(_user_errors()) as info:
+    with pytest.raises(ChatbotError) as info:
         args.handler(seeded.settings, args)
     assert "no indexed source 'missing.txt'" in str(info.value)
 

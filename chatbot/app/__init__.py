@@ -1,6 +1,6 @@
-"""The Streamlit app: thin pages over the same pipeline functions the CLI calls.
+"""The Streamlit app: thin pages over the public `chatbot` API (`Chatbot`), like the CLI.
 
-`main.py` is the script Streamlit runs; the page modules only render and call
-`chatbot.answer`, `chatbot.index` and friends, and the pure helpers (`views`, `exporting`,
-`uploads`) hold everything worth unit-testing without a browser.
+`main.py` is the script Streamlit runs; the page modules only render and call the shared
+`Chatbot`, and the pure helpers (`views`, `exporting`) hold everything worth unit-testing
+without a browser.
 """

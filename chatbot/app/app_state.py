@@ -1,7 +1,7 @@
 """Per-process resources (`st.cache_resource`) and per-session state of the app.
 
-One `Pipeline` per distinct configuration is shared by every browser tab: the embeddings, the
-Chroma client and the chat model are heavy, and `Pipeline.chat` is built lazily under a lock, so
+One `Chatbot` per distinct configuration is shared by every browser tab: the embeddings, the
+Chroma client and the chat model are heavy, and the chat model is built lazily under a lock, so
 two tabs asking at once share one model (the embedded llama server queues their requests).
 """
 
@@ -12,70 +12,33 @@ from typing import Any
 
 import streamlit as st
 
-from chatbot.answer import Turn
-from chatbot.config import Settings
-from chatbot.index import IndexError_
-from chatbot.loaders import MissingDependencyError
-from chatbot.local_models import ModelError
-from chatbot.locking import IndexBusyError
-from chatbot.models import Answer
-from chatbot.pipeline import Pipeline
-from chatbot.providers import ProviderError
-from chatbot.service_errors import ModelServiceError, explain
-from chatbot.warm_start import start_warm_up
+from chatbot import Answer, Chatbot, ConfigError, ModelServiceError, Settings, Turn
 
 #: Failures of the model service or its configuration: shown as a banner, the chat is kept.
-SERVICE_ERRORS: tuple[type[BaseException], ...] = (ProviderError, ModelServiceError, ModelError)
-#: Failures while opening the index and embeddings (or an extractor that is not installed):
-#: nothing can be shown but the message.
-STARTUP_ERRORS: tuple[type[BaseException], ...] = (
-    IndexError_, IndexBusyError, MissingDependencyError, *SERVICE_ERRORS
-)
+SERVICE_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ModelServiceError)
 
 
 @st.cache_resource(show_spinner="Loading the index and models…")
-def _cached_pipeline(key: str, _settings: Settings) -> Pipeline:
-    """Keyed on the serialised settings, so a changed configuration gets its own pipeline.
+def _cached_bot(key: str, _settings: Settings) -> Chatbot:
+    """Keyed on the serialised settings, so a changed configuration gets its own chatbot.
 
     The chat model starts in the background right away (`warm_start`), so the first question
     does not wait for it."""
-    pipeline = Pipeline.build(_settings)
-    if _settings.warm_start:
-        start_warm_up(pipeline)
-    return pipeline
+    bot = Chatbot(_settings).open()
+    bot.start_warm_up()
+    return bot
 
 
-def get_pipeline(settings: Settings) -> Pipeline:
+def get_bot(settings: Settings) -> Chatbot:
     # The JSON masks the API key; a digest of it makes a changed key count as a change.
     secret = settings.openai_api_key.get_secret_value() if settings.openai_api_key else ""
     digest = hashlib.sha256(secret.encode()).hexdigest()[:16]
-    return _cached_pipeline(f"{settings.model_dump_json()}#{digest}", settings)
+    return _cached_bot(f"{settings.model_dump_json()}#{digest}", settings)
 
 
-def service_problem(exc: BaseException, settings: Settings) -> str | None:
+def service_problem(exc: BaseException) -> str | None:
     """A one-line explanation when `exc` means the model service is unusable, else None."""
-    if isinstance(exc, SERVICE_ERRORS):
-        return str(exc)
-    try:
-        import openai
-    except ImportError:  # pragma: no cover - openai is a dependency
-        return None
-    if isinstance(exc, openai.OpenAIError):
-        return str(explain(exc, settings))
-    return None
-
-
-def missing_key_problem(settings: Settings) -> str | None:
-    """Say so up front when the openai provider is chosen without a key or a server URL."""
-    uses_openai = "openai" in (settings.llm_provider, settings.embeddings_provider)
-    if uses_openai and settings.openai_api_key is None and not settings.openai_base_url:
-        return (
-            "the openai provider is selected but OPENAI_API_KEY is not set; set OPENAI_API_KEY "
-            "(or OPENAI_BASE_URL for a local OpenAI-compatible server), or set "
-            "CHATBOT_LLM_PROVIDER=local and CHATBOT_EMBEDDINGS_PROVIDER=local for the embedded "
-            "models"
-        )
-    return None
+    return str(exc) if isinstance(exc, SERVICE_ERRORS) else None
 
 
 def init_session() -> None:

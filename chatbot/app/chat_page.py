@@ -7,12 +7,8 @@ from collections.abc import Iterable, Iterator, Sequence
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatbot import guard
-from chatbot.answer import AnswerError, stream_answer
+from chatbot import Answer, Chatbot, Citation, InvalidRequestError, guard
 from chatbot.app import app_state, views
-from chatbot.models import Answer, Citation
-from chatbot.pipeline import Pipeline
-from chatbot.summarize import is_summary_request, summary_as_answer
 
 
 class _Tokens:
@@ -70,9 +66,9 @@ def render_guard_notes(notes: Sequence[str]) -> None:
         )
 
 
-def _source_filter(pipeline: Pipeline) -> None:
+def _source_filter(bot: Chatbot) -> None:
     """Restrict retrieval to some documents (shown once there is more than one)."""
-    indexed = [record.source for record in pipeline.index.sources()]
+    indexed = [record.source for record in bot.sources()]
     # A source removed on the Documents page must leave the selection before the widget runs.
     chosen = [s for s in st.session_state.get("search_sources", []) if s in indexed]
     st.session_state["search_sources"] = chosen
@@ -83,13 +79,13 @@ def _source_filter(pipeline: Pipeline) -> None:
         )
 
 
-def render(pipeline: Pipeline, banner: DeltaGenerator, shown: str | None = None) -> None:
+def render(bot: Chatbot, banner: DeltaGenerator, shown: str | None = None) -> None:
     """The conversation so far, then the input; `banner` is the slot at the top of the page
     for service problems (`shown` is the one already in it, if any)."""
     st.title("Chat with your documents")
-    if pipeline.index.count() == 0:
+    if bot.count() == 0:
         st.info("The index is empty: add files on the **Documents** page first.")
-    _source_filter(pipeline)
+    _source_filter(bot)
     for answer in app_state.answers():
         with st.chat_message("user"):
             st.markdown(views.md_escape(answer.question))
@@ -101,13 +97,10 @@ def render(pipeline: Pipeline, banner: DeltaGenerator, shown: str | None = None)
     with st.chat_message("user"):
         st.markdown(views.md_escape(question))
     with st.chat_message("assistant"):
-        _answer(pipeline, question, banner, shown)
+        _answer(bot, question, banner, shown)
 
 
-def _answer(
-    pipeline: Pipeline, question: str, banner: DeltaGenerator, shown: str | None
-) -> None:
-    settings = pipeline.settings
+def _answer(bot: Chatbot, question: str, banner: DeltaGenerator, shown: str | None) -> None:
     notice = st.empty()  # retries and a slow service, shown while they happen
     placeholder = st.empty()
 
@@ -115,30 +108,24 @@ def _answer(
         notice.info(views.md_escape(message), icon=":material/hourglass_top:")
 
     try:
-        if is_summary_request(question):  # "summarize ..." reads every chunk, not the top k
-            with placeholder.container(), st.spinner("Reading every chunk to summarize…"):
-                summary = summary_as_answer(pipeline, question)
-            tokens = _Tokens([summary])
-        else:
-            tokens = _Tokens(
-                stream_answer(
-                    pipeline,
-                    question,
-                    st.session_state["history"],
-                    k=st.session_state["k"],
-                    mode=st.session_state["retriever"],
-                    mmr=st.session_state["mmr"],
-                    sources=st.session_state["search_sources"] or None,
-                    status=status,
-                )
+        tokens = _Tokens(
+            bot.reply(
+                question,
+                st.session_state["history"],
+                k=st.session_state["k"],
+                mode=st.session_state["retriever"],
+                mmr=st.session_state["mmr"],
+                sources=st.session_state["search_sources"] or None,
+                status=status,
             )
+        )
         with placeholder.container():
             st.write_stream(tokens)
-    except AnswerError as exc:
+    except InvalidRequestError as exc:
         placeholder.error(views.md_escape(str(exc)))
         return
     except Exception as exc:
-        problem = app_state.service_problem(exc, settings)
+        problem = app_state.service_problem(exc)
         if problem is None:
             raise
         st.session_state["service_error"] = problem
@@ -149,7 +136,7 @@ def _answer(
         return
     finally:
         notice.empty()
-    if tokens.answer is None:  # stream_answer always ends with an Answer
+    if tokens.answer is None:  # Chatbot.reply always ends with an Answer
         placeholder.error("the answer stage ended without an answer")
         return
     app_state.record(tokens.answer)

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable
-from pathlib import Path
 
 import streamlit as st
 
-from chatbot.app import app_state, views
-from chatbot.app.uploads import UPLOAD_TYPES, Upload, ingest_uploads
-from chatbot.index import UnknownSourceError
-from chatbot.ingest import reindex_all
-from chatbot.loaders import LoadLimits
-from chatbot.models import IngestReport, SourceRecord
-from chatbot.pipeline import Pipeline
+from chatbot import Chatbot, ChatbotError, IngestReport, NotFoundError, SourceRecord, Upload
+from chatbot.app import views
 
 STAGES = {"files": "Reading files", "embed": "Embedding chunks"}
-
-
-def uploads_dir(pipeline: Pipeline) -> Path:
-    return pipeline.settings.data_dir / "uploads"
 
 
 def _progress_bar() -> Callable[[str, int, int], None]:
@@ -34,25 +23,21 @@ def _progress_bar() -> Callable[[str, int, int], None]:
     return progress
 
 
-def _delete(pipeline: Pipeline, record: SourceRecord) -> None:
+def _delete(bot: Chatbot, record: SourceRecord) -> None:
     """Button callback: drop a source from the index (and its uploaded copy, if any)."""
     source = record.source
     try:
-        deleted = pipeline.index.remove(source)
-    except UnknownSourceError:
+        deleted = bot.remove(source)
+    except NotFoundError:
         st.session_state["flash"] = f"{source} was already removed"  # escaped when shown
         return
-    except app_state.STARTUP_ERRORS as exc:  # busy index, store failure
+    except ChatbotError as exc:  # busy index, store failure
         st.session_state["flash_error"] = str(exc)
         return
-    path = Path(record.path)
-    if path.parent == uploads_dir(pipeline).resolve():
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
     st.session_state["flash"] = f"Removed {source} ({deleted} chunks)"
 
 
-def render(pipeline: Pipeline) -> None:
+def render(bot: Chatbot) -> None:
     st.title("Documents")
     flash = st.session_state.pop("flash", None)
     if flash:
@@ -60,17 +45,17 @@ def render(pipeline: Pipeline) -> None:
     problem = st.session_state.pop("flash_error", None)
     if problem:
         st.error(views.md_escape(problem))
-    _upload_section(pipeline)
+    _upload_section(bot)
     _report_section()
-    _sources_section(pipeline)
+    _sources_section(bot)
 
 
-def _upload_section(pipeline: Pipeline) -> None:
-    settings = pipeline.settings
-    limit_mb = settings.max_file_mb
+def _upload_section(bot: Chatbot) -> None:
+    limit_mb = bot.settings.max_file_mb
+    types = bot.UPLOAD_TYPES
     files = st.file_uploader(
-        f"Add files ({', '.join('.' + t for t in UPLOAD_TYPES)}; up to {limit_mb:g} MiB each)",
-        type=list(UPLOAD_TYPES),
+        f"Add files ({', '.join('.' + t for t in types)}; up to {limit_mb:g} MiB each)",
+        type=list(types),
         accept_multiple_files=True,
         max_upload_size=max(1, math.ceil(limit_mb)),
         key=f"uploader-{st.session_state['uploader_generation']}",
@@ -78,12 +63,9 @@ def _upload_section(pipeline: Pipeline) -> None:
     if not st.button("Upload and index", type="primary", disabled=not files):
         return
     uploads = [Upload(f.name, f.getvalue()) for f in files or []]
-    limits = LoadLimits.from_settings(settings)
     try:
-        report = ingest_uploads(
-            pipeline.index, uploads, uploads_dir(pipeline), limits, _progress_bar()
-        )
-    except app_state.STARTUP_ERRORS as exc:  # busy index, store or embedding service failure
+        report = bot.upload(uploads, _progress_bar())
+    except ChatbotError as exc:  # busy index, store or embedding service failure
         st.error(views.md_escape(str(exc)))
         return
     st.session_state["ingest_report"] = report
@@ -111,9 +93,9 @@ def _report_section() -> None:
     )
 
 
-def _sources_section(pipeline: Pipeline) -> None:
+def _sources_section(bot: Chatbot) -> None:
     st.subheader("Indexed sources")
-    rows = pipeline.index.sources()
+    rows = bot.sources()
     if not rows:
         st.info("No documents indexed yet.")
         return
@@ -126,14 +108,14 @@ def _sources_section(pipeline: Pipeline) -> None:
             "Delete",
             key=f"delete:{row.source}",
             on_click=_delete,
-            args=(pipeline, row),
+            args=(bot, row),
             help=f"Remove {views.md_escape(row.source)} from the index",
         )
     prune = st.checkbox("Also remove sources whose files are gone", value=False)
     if st.button("Re-index all sources"):
         try:
-            report = reindex_all(pipeline.index, prune=prune, progress=_progress_bar())
-        except app_state.STARTUP_ERRORS as exc:
+            report = bot.reindex(prune=prune, progress=_progress_bar())
+        except ChatbotError as exc:
             st.error(views.md_escape(str(exc)))
             return
         st.session_state["ingest_report"] = report

@@ -1,7 +1,4 @@
-"""Evaluation page: run a bundled suite (`chatbot/resources/eval/`) and show each case and metrics.
-
-`chatbot.evaluate` is imported lazily: the page says "not available yet" without it.
-"""
+"""Evaluation page: run a bundled suite (`chatbot/resources/eval/`); show each case, metrics."""
 
 from __future__ import annotations
 
@@ -10,21 +7,14 @@ from typing import Any
 
 import streamlit as st
 
+from chatbot import Chatbot, InvalidRequestError
 from chatbot.app import app_state, views
 from chatbot.app.chat_page import show_service_banner
-from chatbot.app.optional import feature
-from chatbot.pipeline import Pipeline
-from chatbot.prompts import SUITES_DIR
 
 
-def render(pipeline: Pipeline) -> None:
+def render(bot: Chatbot) -> None:
     st.title("Evaluation")
-    module = feature("chatbot.evaluate", "Evaluations")
-    if module is None:
-        return
-    suites = sorted(
-        Path(str(p)) for p in SUITES_DIR.iterdir() if p.name.endswith((".yaml", ".yml"))
-    )
+    suites = bot.bundled_suites()
     if not suites:
         st.info("No evaluation suite is bundled with this installation.")
         return
@@ -33,7 +23,7 @@ def render(pipeline: Pipeline) -> None:
         "Run against the current index instead of the suite's own documents", value=False
     )
     if st.button("Run suite", type="primary"):
-        report = _run(module, pipeline, suite, use_index)
+        report = _run(bot, suite, use_index)
         if report is not None:
             st.session_state["eval_report"] = report
     report = st.session_state.get("eval_report")
@@ -41,7 +31,7 @@ def render(pipeline: Pipeline) -> None:
         show(report)
 
 
-def _run(module: Any, pipeline: Pipeline, suite: Path, use_index: bool) -> dict[str, Any] | None:
+def _run(bot: Chatbot, suite: Path, use_index: bool) -> dict[str, Any] | None:
     bar = st.progress(0.0, text="Indexing the suite's documents…")
 
     def progress(done: int, total: int, case: dict[str, Any]) -> None:
@@ -50,21 +40,17 @@ def _run(module: Any, pipeline: Pipeline, suite: Path, use_index: bool) -> dict[
     def ingest_progress(stage: str, done: int, total: int) -> None:
         bar.progress(0.0, text=f"Indexing the suite's documents ({stage} {done}/{total})")
 
-    suite_error: type[BaseException] = getattr(module, "SuiteError", ValueError)
     try:
-        return dict(
-            module.run_suite(
-                pipeline.settings,
-                suite,
-                collection=pipeline.settings.collection if use_index else None,
-                progress=progress,
-                ingest_progress=ingest_progress,
-            )
+        return bot.evaluate(
+            suite,
+            collection=bot.settings.collection if use_index else None,
+            progress=progress,
+            ingest_progress=ingest_progress,
         )
-    except suite_error as exc:
+    except InvalidRequestError as exc:
         st.error(views.md_escape(str(exc)))
     except Exception as exc:
-        problem = app_state.service_problem(exc, pipeline.settings)
+        problem = app_state.service_problem(exc)
         if problem is None:
             raise
         show_service_banner(problem)

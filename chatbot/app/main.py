@@ -1,14 +1,14 @@
-"""Streamlit entry point, run by `chatbot ui`: settings, shared pipeline, sidebar, one page.
+"""Streamlit entry point, run by `chatbot ui`: settings, shared chatbot, sidebar, one page.
 
-Settings come from the environment and `.env` like the CLI's; the pipeline is built once per
+Settings come from the environment and `.env` like the CLI's; the `Chatbot` is built once per
 process and shared by every tab; each tab keeps its own conversation in session state.
 """
 
 from __future__ import annotations
 
 import streamlit as st
-from pydantic import ValidationError
 
+from chatbot import Chatbot, ChatbotError, ConfigError, load_settings
 from chatbot.app import (
     app_state,
     chat_page,
@@ -18,7 +18,6 @@ from chatbot.app import (
     summaries_page,
     views,
 )
-from chatbot.config import describe_settings_error, get_settings
 
 ERROR_ICON = ":material/error:"
 
@@ -27,33 +26,32 @@ def main() -> None:
     st.set_page_config(page_title="chatbot", page_icon="💬", layout="wide")
     app_state.init_session()
     try:
-        settings = get_settings()
-    except ValidationError as exc:
-        problem = describe_settings_error(exc)  # never str(exc): it quotes the API key
-        st.error(f"The settings are invalid: {views.md_escape(problem)}", icon=ERROR_ICON)
+        settings = load_settings()
+    except ConfigError as exc:  # names the variable, never its value (it may be a key)
+        st.error(f"The settings are invalid: {views.md_escape(str(exc))}", icon=ERROR_ICON)
         st.stop()
     page, export_slot = sidebar.render(settings)
     banner = st.container()
-    problem = app_state.missing_key_problem(settings) or st.session_state["service_error"]
+    problem = Chatbot(settings).setup_problem() or st.session_state["service_error"]
     if problem:
         with banner:
             chat_page.show_service_banner(problem)
     try:
-        pipeline = app_state.get_pipeline(settings)
-    except app_state.STARTUP_ERRORS as exc:
+        bot = app_state.get_bot(settings)
+    except ChatbotError as exc:
         st.error(
             f"**The index or the embeddings cannot be opened:** {views.md_escape(str(exc))}",
             icon=ERROR_ICON,
         )
         st.stop()
     if page == "Documents":
-        documents_page.render(pipeline)
+        documents_page.render(bot)
     elif page == "Summaries":
-        summaries_page.render(pipeline)
+        summaries_page.render(bot)
     elif page == "Evaluation":
-        evaluation_page.render(pipeline)
+        evaluation_page.render(bot)
     else:
-        chat_page.render(pipeline, banner, shown=problem)
+        chat_page.render(bot, banner, shown=problem)
     sidebar.render_export(export_slot)
 
 

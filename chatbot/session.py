@@ -1,0 +1,305 @@
+"""`Chatbot`: the one object every front end (CLI, Streamlit app, HTTP server) talks to.
+
+It is built from one `Settings`, owns the heavy objects (embeddings, index, retriever, chat
+model; built on first use) and decides what front ends must not decide twice: how a chat
+message is routed ("summarize ..." reads every chunk, anything else is a question), where
+uploads go and what removing an uploaded source deletes. Every failure it lets through is a
+`ChatbotError`. Heavy modules are imported inside the methods, so `import chatbot` stays cheap
+(the loader worker and the lock script import chatbot modules too).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chatbot.config import Settings, describe_settings_error, get_settings
+from chatbot.errors import ConfigError
+from chatbot.models import Answer, IngestReport, SourceRecord, Summary, Turn
+from chatbot.uploads import UPLOAD_TYPES, Upload
+
+if TYPE_CHECKING:
+    from chatbot.pipeline import Pipeline
+
+ProgressFn = Callable[[str, int, int], None]
+StatusFn = Callable[[str], None]
+CaseProgress = Callable[[int, int, dict[str, Any]], None]
+
+#: What `Chatbot.reply` reports while it reads every chunk for a summary.
+SUMMARY_STATUS = "Reading every chunk to summarize…"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and `.env` (plus overrides); invalid ones are a
+    `ConfigError` whose message names the variable (never the value: it may be a key)."""
+    from pydantic import ValidationError
+
+    try:
+        return get_settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(describe_settings_error(exc)) from None
+
+
+@contextlib.contextmanager
+def _service_errors(settings: Settings) -> Iterator[None]:
+    """A raw openai error that slipped past `chatbot.model_calls` still reaches the caller as
+    one `ModelServiceError` (it may quote request details; the explanation never does)."""
+    import openai
+
+    from chatbot.service_errors import explain
+
+    try:
+        yield
+    except openai.OpenAIError as exc:
+        raise explain(exc, settings) from exc
+
+
+class Chatbot:
+    """One configured chatbot. Thread-safe to share: the pipeline is built once under a lock,
+    the index serialises its own writes, and questions read through snapshots."""
+
+    #: File types `upload` accepts (the loaders decide what can actually be read).
+    UPLOAD_TYPES = UPLOAD_TYPES
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else load_settings()
+        self._pipeline: Pipeline | None = None
+        self._lock = threading.Lock()
+
+    # --- the heavy objects ----------------------------------------------------------------
+    @property
+    def pipeline(self) -> Pipeline:
+        """Embeddings, index and retriever (opened on first use; the chat model lazily)."""
+        with self._lock:
+            if self._pipeline is None:
+                from chatbot.pipeline import Pipeline
+
+                self._pipeline = Pipeline.build(self.settings)
+            return self._pipeline
+
+    def open(self) -> Chatbot:
+        """Open the index and embeddings now (instead of on the first call)."""
+        _ = self.pipeline
+        return self
+
+    def start_warm_up(self) -> None:
+        """Start the model and fill its prompt cache in the background (`CHATBOT_WARM_START`),
+        so the first question does not wait for them."""
+        if self.settings.warm_start:
+            from chatbot.warm_start import start_warm_up
+
+            start_warm_up(self.pipeline)
+
+    def start_model(self) -> None:
+        """Start (or connect to) the chat model now, e.g. before serving the first request."""
+        _ = self.pipeline.chat
+
+    def setup_problem(self) -> str | None:
+        """A one-line problem with the configuration that will stop every answer, or None."""
+        from chatbot.providers import setup_problem
+
+        return setup_problem(self.settings)
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.settings.data_dir / "uploads"
+
+    # --- documents ------------------------------------------------------------------------
+    def count(self) -> int:
+        """Chunks in the index."""
+        return self.pipeline.index.count()
+
+    def sources(self) -> list[SourceRecord]:
+        return self.pipeline.index.sources()
+
+    def ingest(
+        self,
+        paths: Sequence[Path | str],
+        *,
+        prune: bool = False,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        """Add new files and folders, update changed ones (bad files are reported skipped)."""
+        from chatbot.ingest import ingest
+
+        return ingest(
+            self.pipeline.index, [Path(p) for p in paths], prune=prune, include=include,
+            exclude=exclude, progress=progress or _no_progress,
+        )
+
+    def reindex(self, *, prune: bool = False, progress: ProgressFn | None = None) -> IngestReport:
+        """Read every indexed source again from its file (and drop missing ones with prune)."""
+        from chatbot.ingest import reindex_all
+
+        return reindex_all(self.pipeline.index, prune=prune, progress=progress or _no_progress)
+
+    def rebuild(
+        self,
+        paths: Sequence[Path | str] | None = None,
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        progress: ProgressFn | None = None,
+    ) -> IngestReport:
+        """Build a new index beside the active one (from `paths`, or every indexed source)
+        and switch to it when complete; works whatever embedding model built the old one."""
+        from chatbot.index import Index
+        from chatbot.ingest import rebuild
+        from chatbot.providers import make_embeddings
+
+        index = Index(self.settings, make_embeddings(self.settings), check_model=False)
+        chosen = None if paths is None else [Path(p) for p in paths]
+        return rebuild(
+            index, chosen, include=include, exclude=exclude, progress=progress or _no_progress
+        )
+
+    def upload(self, uploads: Sequence[Upload], progress: ProgressFn | None = None) -> IngestReport:
+        """Save uploaded files (untrusted names and bytes) under `<data_dir>/uploads/` and
+        index them, with the app's checks: type, size, load limits, no file lost."""
+        from chatbot.loaders import LoadLimits
+        from chatbot.uploads import ingest_uploads
+
+        return ingest_uploads(
+            self.pipeline.index, list(uploads), self.uploads_dir,
+            LoadLimits.from_settings(self.settings), progress or _no_progress,
+        )
+
+    def remove(self, source: str) -> int:
+        """Delete one source from the index (and its uploaded copy, if it was uploaded);
+        returns the chunks deleted. An unknown name is an `UnknownSourceError`."""
+        path = str(Path(source).expanduser().resolve())
+        record = next((r for r in self.sources() if source in (r.source, r.path)), None)
+        record = record or next((r for r in self.sources() if r.path == path), None)
+        deleted = self.pipeline.index.remove(source)
+        if record is not None and Path(record.path).parent == self.uploads_dir.resolve():
+            with contextlib.suppress(FileNotFoundError):
+                Path(record.path).unlink()
+        return deleted
+
+    # --- answers --------------------------------------------------------------------------
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        *,
+        k: int | None = None,
+        sources: list[str] | None = None,
+        mode: str | None = None,
+        mmr: bool | None = None,
+        status: StatusFn | None = None,
+    ) -> Iterator[str | Answer]:
+        """Answer tokens as they arrive, then the checked `Answer` (always last).
+
+        `k`, `sources`, `mode` and `mmr` override the settings for this question; closing the
+        iterator early stops the generation."""
+        from chatbot.answer import stream_answer
+
+        with _service_errors(self.settings):
+            yield from stream_answer(
+                self.pipeline, question, history, k=k, sources=sources, mode=mode, mmr=mmr,
+                status=status,
+            )
+
+    def ask(self, question: str, history: Sequence[Turn] = (), **options: Any) -> Answer:
+        """`stream` without the tokens: the checked `Answer` (options as for `stream`)."""
+        from chatbot.answer import ask
+
+        with _service_errors(self.settings):
+            return ask(self.pipeline, question, history, **options)
+
+    def reply(
+        self,
+        message: str,
+        history: Sequence[Turn] = (),
+        *,
+        status: StatusFn | None = None,
+        **options: Any,
+    ) -> Iterator[str | Answer]:
+        """A chat turn: "summarize ..." gets a cited summary of the documents it names (or
+        all), shaped as an `Answer`; anything else is a question (`stream`). Yields text,
+        then the `Answer`, either way."""
+        from chatbot.summarize import is_summary_request, summary_as_answer
+
+        if not is_summary_request(message):
+            yield from self.stream(message, history, status=status, **options)
+            return
+        if status:
+            status(SUMMARY_STATUS)
+        with _service_errors(self.settings):
+            answer = summary_as_answer(self.pipeline, message)
+        yield answer.answer
+        yield answer
+
+    def summarize(
+        self,
+        sources: Sequence[str] | None = None,
+        bullets: int = 5,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Summary:
+        """Cited bullets over every chunk of `sources` (default: everything indexed)."""
+        from chatbot.summarize import summarize
+
+        with _service_errors(self.settings):
+            return summarize(self.pipeline, list(sources) if sources else None, bullets, progress)
+
+    @property
+    def max_bullets(self) -> int:
+        """The most bullets `summarize` accepts."""
+        from chatbot.summarize import MAX_BULLETS
+
+        return MAX_BULLETS
+
+    # --- measuring ------------------------------------------------------------------------
+    @staticmethod
+    def bundled_suites() -> list[Path]:
+        """The evaluation suites that ship with chatbot (the first is the default)."""
+        from chatbot.prompts import SUITES_DIR
+
+        return sorted(
+            Path(str(p)) for p in SUITES_DIR.iterdir() if p.name.endswith((".yaml", ".yml"))
+        )
+
+    def evaluate(
+        self,
+        suite: Path | str | None = None,
+        *,
+        collection: str | None = None,
+        progress: CaseProgress | None = None,
+        ingest_progress: ProgressFn | None = None,
+    ) -> dict[str, Any]:
+        """Run an evaluation suite (default: the bundled one) on its own throwaway index, or
+        on `collection`; returns the report (`chatbot.evaluate.html_report` renders it)."""
+        from chatbot.evaluate import run_suite
+        from chatbot.prompts import DEFAULT_SUITE
+
+        path = Path(str(suite if suite is not None else DEFAULT_SUITE))
+        with _service_errors(self.settings):
+            return run_suite(
+                self.settings, path, collection=collection, progress=progress,
+                ingest_progress=ingest_progress,
+            )
+
+    def bench(
+        self, corpus: Path | str, questions: Path | str, **options: Any
+    ) -> dict[str, Any]:
+        """Retrieval (and optionally answer) metrics on corpus/questions JSONL
+        (`chatbot.bench.run_benchmark` options: retrievers, k, answers, baseline, limit)."""
+        from chatbot.bench import run_benchmark
+
+        with _service_errors(self.settings):
+            return run_benchmark(self.settings, Path(corpus), Path(questions), **options)
+
+    def prepare_models(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+        """Assemble and verify the embedded models, start each once; a report per model."""
+        from chatbot.local_models import prepare_models
+
+        return prepare_models(self.settings, progress)
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    """Progress callback that ignores the report."""
