@@ -5,6 +5,7 @@ that do not depend on the working directory."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from index_state import CountingEmbeddings, state
 from pypdf import PdfWriter
 from test_index import check_consistent
 
-from chatbot import cli
+from chatbot import cli, records
 from chatbot.answer import ask
 from chatbot.config import Settings
 from chatbot.fakes import HashingEmbeddings
@@ -171,6 +172,15 @@ def sees_what_others_write(tmp_path: Path, data_dir: Path, **env: str) -> None:
 
 
 # --- 13.6: rebuilds switch only when complete; lost vectors are noticed and restored ------------
+def _rows_of_the_copy_being_built(settings: Settings) -> int:
+    with contextlib.closing(records.connect(settings.data_dir / "index.db")) as db:
+        building = records.spaces(db, settings.collection)[1]
+        if building is None:
+            return 0
+        found = db.execute("SELECT count(*) FROM chunks WHERE collection = ?", (building,))
+        return int(found.fetchone()[0])
+
+
 def test_an_interrupted_rebuild_leaves_the_old_index_answering(tmp_path: Path) -> None:
     make_folder(tmp_path, "docs", 120)
     data_dir = tmp_path / "data"
@@ -189,8 +199,15 @@ def test_an_interrupted_rebuild_leaves_the_old_index_answering(tmp_path: Path) -
         while not marker_path(settings).exists():
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.01)
-        time.sleep(1.0)  # well into writing the new index
-        assert process.poll() is None, "the rebuild ended before it could be interrupted"
+        # Step the rebuild in short slices until the new copy holds chunks, then kill it: a
+        # fast machine would otherwise finish it between two looks.
+        os.kill(process.pid, signal.SIGSTOP)
+        while _rows_of_the_copy_being_built(settings) == 0:
+            assert process.poll() is None, "the rebuild ended before it could be interrupted"
+            assert time.monotonic() < deadline, "the rebuild wrote nothing"
+            os.kill(process.pid, signal.SIGCONT)
+            time.sleep(0.02)
+            os.kill(process.pid, signal.SIGSTOP)
         os.kill(process.pid, signal.SIGKILL)
     finally:
         process.kill()
