@@ -17,6 +17,7 @@ from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage, S
 from chatbot import guard, markers
 from chatbot.answerable import model_check, relevance_gate
 from chatbot.citations import check
+from chatbot.config import Settings
 from chatbot.errors import InvalidRequestError
 from chatbot.index import UnknownSourceError
 from chatbot.model_calls import Deadline, StatusFn
@@ -343,17 +344,7 @@ def stream_answer(
     first token; `status` hears about retries and a slow service while they happen.
     """
     settings = pipeline.settings
-    question = question.strip()
-    if not question:
-        raise AnswerError("the question is empty")
-    if len(question) > settings.max_question_chars:
-        raise AnswerError(
-            f"the question is {len(question)} characters; the limit is "
-            f"{settings.max_question_chars} (CHATBOT_MAX_QUESTION_CHARS)"
-        )
-    k = settings.k if k is None else k
-    if not 1 <= k <= 50:
-        raise AnswerError(f"k must be between 1 and 50, got {k}")
+    question, k = _validated(settings, question, k)
     started = time.perf_counter()
     deadline = Deadline(settings.request_timeout)
     if history:
@@ -405,6 +396,31 @@ def stream_answer(
                 answer.timings["first_token_s"] = round(time.perf_counter() - started, 4)
             yield piece
     text = reply.text if screen is None else guard.screen_text(reply.text, screen, answer.notes)
+    _finish(pipeline, answer, reply, text, passages)
+    answer.timings["total_s"] = round(time.perf_counter() - started, 4)
+    yield answer
+
+
+def _validated(settings: Settings, question: str, k: int | None) -> tuple[str, int]:
+    """The stripped question and k, or an `AnswerError` saying which limit they break."""
+    question = question.strip()
+    if not question:
+        raise AnswerError("the question is empty")
+    if len(question) > settings.max_question_chars:
+        raise AnswerError(
+            f"the question is {len(question)} characters; the limit is "
+            f"{settings.max_question_chars} (CHATBOT_MAX_QUESTION_CHARS)"
+        )
+    k = settings.k if k is None else k
+    if not 1 <= k <= 50:
+        raise AnswerError(f"k must be between 1 and 50, got {k}")
+    return question, k
+
+
+def _finish(
+    pipeline: Pipeline, answer: Answer, reply: _Reply, text: str, passages: list[Passage]
+) -> None:
+    """Usage, cost and the citation check of the (screened) reply, into `answer`."""
     usage = reply.full.usage_metadata if reply.full is not None else None
     if usage:
         answer.usage = {
@@ -423,8 +439,6 @@ def stream_answer(
         answer.citations = checked.citations
         answer.sentences = checked.sentences
         answer.notes.extend(checked.notes)
-    answer.timings["total_s"] = round(time.perf_counter() - started, 4)
-    yield answer
 
 
 def ask(
