@@ -24,10 +24,11 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
-from chatbot.answer import format_passages, is_abstention, prepare
+from chatbot.answer import is_abstention, prepare
 from chatbot.bench import answer_match, load_corpus, load_questions, write_corpus
 from chatbot.citations import check
 from chatbot.config import Settings
+from chatbot.context import format_passages
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
 from chatbot.retrieve import bm25_tokens

@@ -273,7 +273,7 @@ class Chatbot:
         ingest_progress: ProgressFn | None = None,
     ) -> dict[str, Any]:
         """Run an evaluation suite (default: the bundled one) on its own throwaway index, or
-        on `collection`; returns the report (`chatbot.evaluate.html_report` renders it)."""
+        on `collection`; returns the report (`chatbot.eval_report.html_report` renders it)."""
         from chatbot.evaluate import run_suite
         from chatbot.prompts import DEFAULT_SUITE
 

@@ -17,23 +17,34 @@ from pathlib import Path
 
 from langchain_core.messages import HumanMessage
 
-from chatbot import guard, markers
-from chatbot.answer import AnswerError, estimate_tokens, format_passages, passage_block
-from chatbot.citations import check, cite
+from chatbot import guard
+from chatbot.context import estimate_tokens, format_passages
 from chatbot.index import Index, UnknownSourceError
 from chatbot.model_calls import invoke as invoke_model
-from chatbot.models import Answer, Bullet, Citation, Passage, Sentence, Summary
+from chatbot.models import Answer, Bullet, Passage, Sentence, Summary
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt
+from chatbot.summary_batches import (
+    SummaryError,
+    bullet_count,
+    map_budget,
+    plan_batches,
+    shares,
+    token_budget,
+)
+from chatbot.summary_bullets import (
+    check_bullet,
+    make_citations,
+    parse_bullets,
+    renumber,
+    screened,
+    spread,
+)
 
 #: Called as progress(done, total) after each map batch.
 ProgressFn = Callable[[int, int], None]
 
 MAX_BULLETS = 20
-#: Tokens kept free besides the answer, for the chat template's own wrapping.
-MARGIN_TOKENS = 32
-#: Below this many tokens for passages a batch cannot hold anything useful.
-MIN_BUDGET_TOKENS = 64
 MAX_REDUCE_ROUNDS = 4
 #: Completion tokens allowed per requested bullet (a one-sentence bullet is 20-40 tokens).
 TOKENS_PER_BULLET = 64
@@ -44,11 +55,6 @@ _REQUEST = re.compile(
     r"(?:short\s+|brief\s+|quick\s+)?(?:summary|overview)|(?:a\s+)?summary\s+of)\b",
     re.I,
 )
-_BULLET = re.compile(r"^\s*(?:(?:[-*•+]|\d{1,2}[.)])\s+)+")
-
-
-class SummaryError(AnswerError):
-    """A user-facing failure of a summary (unknown source, empty index); says what to do."""
 
 
 def is_summary_request(text: str) -> bool:
@@ -104,181 +110,6 @@ def display_texts(passages: Sequence[Passage]) -> list[str]:
         texts.append(text)
         previous = p
     return texts
-
-
-# --- batching -----------------------------------------------------------------------------
-def bullet_count(n: int) -> str:
-    """How prompts ask for bullets ("one bullet point", "3 bullet points")."""
-    return "one bullet point" if n == 1 else f"{n} bullet points"
-
-
-def map_budget(pipeline: Pipeline, bullets: int) -> int:
-    """Tokens left for passages in a map prompt."""
-    overhead = estimate_tokens(
-        load_prompt("summarize_map", pipeline.settings.prompts_dir).format(
-            passages="", bullets=bullet_count(bullets)
-        )
-    )
-    return _budget(pipeline, overhead)
-
-
-def _budget(pipeline: Pipeline, overhead: int) -> int:
-    budget = (
-        pipeline.chat.context_window
-        - pipeline.settings.max_answer_tokens
-        - overhead
-        - MARGIN_TOKENS
-    )
-    if budget < MIN_BUDGET_TOKENS:
-        raise SummaryError(
-            f"the context window ({pipeline.chat.context_window} tokens) leaves no room for "
-            f"passages after {pipeline.settings.max_answer_tokens} answer tokens; raise "
-            "CHATBOT_LLM_CONTEXT or lower CHATBOT_MAX_ANSWER_TOKENS"
-        )
-    return budget
-
-
-def plan_batches(
-    passages: Sequence[Passage], texts: Sequence[str], budget: int, sections: int = 1,
-    guarded: bool = True,
-) -> tuple[list[list[int]], list[str], list[str]]:
-    """Split chunk indexes (in order) into `sections` runs of about equal size, then split any
-    run whose formatted passages exceed `budget` tokens.
-
-    Sections exist because a small model asked for N bullets over a dozen passages writes one
-    bullet per passage or loops; one bullet per section covers the document by construction.
-    Returns the batches, the (possibly trimmed) display texts and notes; a single chunk larger
-    than the budget is trimmed on its own, never dropped.
-    """
-    shown = list(texts)
-    notes: list[str] = []
-    costs = []
-    for i, p in enumerate(passages):
-        # Counted as if it opened a batch (with its source line), the worst case.
-        cost = estimate_tokens(passage_block(i + 1, p, shown[i], guarded=guarded) + "\n\n")
-        if cost > budget:
-            keep = max(len(shown[i]) - (cost - budget) * 3 - 3, 1)
-            shown[i] = shown[i][:keep]
-            cost = estimate_tokens(passage_block(i + 1, p, shown[i], guarded=guarded) + "\n\n")
-            notes.append(
-                f"chunk [{i + 1}] of {p.source} was cut to {keep} characters to fit the "
-                "context window"
-            )
-        costs.append(cost)
-    total = sum(costs) or 1
-    runs: list[list[int]] = []
-    done = 0
-    for i, cost in enumerate(costs):
-        section = min(sections - 1, (2 * done + cost) * sections // (2 * total))  # by midpoint
-        if len(runs) <= section:
-            runs.append([])
-        runs[-1].append(i)
-        done += cost
-    batches: list[list[int]] = []
-    for run in runs:
-        current: list[int] = []
-        used = 0
-        for i in run:
-            if current and used + costs[i] > budget:
-                batches.append(current)
-                current, used = [], 0
-            current.append(i)
-            used += costs[i]
-        batches.append(current)
-    return batches, shown, notes
-
-
-def shares(bullets: int, batches: int) -> list[int]:
-    """Bullets to ask of each map batch: `bullets` in all, at least one each."""
-    if batches >= bullets:
-        return [1] * batches
-    return [bullets // batches + (1 if i < bullets % batches else 0) for i in range(batches)]
-
-
-# --- citations ----------------------------------------------------------------------------
-def parse_bullets(reply: str) -> list[str]:
-    """Bullet texts of a model reply; continuation lines join their bullet, and a reply without
-    bullet marks counts one bullet per line. Headings (ending in ':') are skipped."""
-    lines = [line.strip() for line in reply.splitlines() if line.strip()]
-    marked = any(_BULLET.match(line) for line in lines)
-    items: list[str] = []
-    started = False
-    for line in lines:
-        if _BULLET.match(line):
-            items.append(_BULLET.sub("", line, count=1).strip())
-            started = True
-        elif marked and started:
-            items[-1] = f"{items[-1]} {line}"
-        elif not marked:
-            items.append(line)
-    bullets = []
-    for item in items:
-        if not item or (item.endswith(":") and not markers.has_marker(item)):
-            continue
-        bullets.append(markers.lead_to_end(item))  # "[2] Text." -> "Text [2]."
-    return bullets
-
-
-def spread(items: Sequence[Bullet], n: int) -> list[Bullet]:
-    """`n` items evenly spaced from first to last: a model that wrote one bullet per passage
-    still gets a summary covering the beginning, middle and end."""
-    if len(items) <= n:
-        return list(items)
-    if n == 1:
-        return [items[0]]
-    return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
-
-
-def renumber(text: str, mapping: Callable[[int], int | None], notes: list[str]) -> str:
-    """Rewrite every `[n, m]` marker through `mapping`; numbers mapped to None are removed."""
-
-    def fix(numbers: list[int]) -> list[int]:
-        kept: list[int] = []
-        for n in numbers:
-            new = mapping(n)
-            if new is None:
-                notes.append(f"removed citation [{n}]: not among the passages given")
-            elif new not in kept:
-                kept.append(new)
-        return kept
-
-    return markers.rewrite(text, fix)
-
-
-def check_bullet(
-    text: str, passages: Sequence[Passage], numbers: Sequence[int], notes: list[str]
-) -> Bullet:
-    """Check a bullet whose markers number `passages` from 1, like an answer's sentences
-    (invalid markers removed, uncited sentences attributed or flagged), then renumber the
-    markers to the global chunk numbers `numbers`."""
-    checked = check(text, passages)
-    notes.extend(checked.notes)
-    cited = sorted({numbers[n - 1] for s in checked.sentences for n in s.citations})
-    final = renumber(checked.text, lambda n: numbers[n - 1], notes).strip()
-    return Bullet(text=final, citations=cited, supported=bool(cited))
-
-
-def make_citations(passages: Sequence[Passage], bullets: Sequence[Bullet]) -> list[Citation]:
-    """One citation per chunk cited by any bullet, with the sentence that best supports it."""
-    claims: dict[int, list[str]] = {}
-    for bullet in bullets:
-        for n in bullet.citations:
-            claims.setdefault(n, []).append(markers.strip(bullet.text))
-    return cite(passages, claims)
-
-
-def screened(
-    items: Sequence[str], passages: Sequence[Passage], prompt: str, notes: list[str],
-    guarded: bool = True,
-) -> list[str]:
-    """Bullets after the injection post-check (`guard.screen_text`): no links, no echo of a
-    planted instruction or of the prompt; a bullet left empty goes, with a note. Unchanged
-    with the guard off (the measured baseline)."""
-    if not guarded:
-        return list(items)
-    screen = guard.make_screen([p.text for p in passages], "", [prompt])
-    kept = (guard.screen_text(item, screen, notes) for item in items)
-    return [item for item in kept if item]
 
 
 # --- model calls --------------------------------------------------------------------------
@@ -416,7 +247,7 @@ def _reduce(
             notes="", bullets=bullet_count(bullets)
         )
     )
-    budget = _budget(pipeline, overhead)
+    budget = token_budget(pipeline, overhead)
     for _ in range(MAX_REDUCE_ROUNDS):
         if not items:
             return []

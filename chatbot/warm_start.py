@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from chatbot.answer import answer_messages
+from chatbot.context import answer_messages
 from chatbot.local_models import ModelError
 from chatbot.model_calls import invoke as invoke_model
 from chatbot.pipeline import Pipeline

@@ -14,8 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatbot import guard
-from chatbot.answer import ABSTENTION, Turn, ask, format_passages, stream_answer
+from chatbot.answer import ABSTENTION, Turn, ask, stream_answer
 from chatbot.config import Settings
+from chatbot.context import format_passages
 from chatbot.models import Answer, Passage
 from chatbot.pipeline import Pipeline
 from chatbot.prompts import load_prompt

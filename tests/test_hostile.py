@@ -22,9 +22,10 @@ import pytest
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import Field
 
-from chatbot.answer import ABSTENTION, ask, format_passages
+from chatbot.answer import ABSTENTION, ask
 from chatbot.app import views
 from chatbot.config import Settings
+from chatbot.context import format_passages
 from chatbot.fakes import FakeChatModel
 from chatbot.models import Answer, Citation, Passage, Sentence
 from chatbot.pipeline import Pipeline

@@ -45,7 +45,7 @@ def test_a_prompts_dir_overrides_single_prompts(tmp_path: Path) -> None:
 
 
 def test_the_setting_reaches_the_answer_prompt(tmp_path: Path) -> None:
-    from chatbot.answer import answer_messages
+    from chatbot.context import answer_messages
 
     (tmp_path / "answer_system.md").write_text("Answer like a pirate.\n")
     settings = Settings(prompts_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.answer import format_passages
 from chatbot.config import Settings
 from chatbot.fakes import FakeChatModel
 from chatbot.models import Summary
@@ -17,12 +16,10 @@ from chatbot.summarize import (
     display_texts,
     is_summary_request,
     map_budget,
-    parse_bullets,
     plan_batches,
     read_chunks,
     requested_sources,
     select_sources,
-    shares,
     summarize,
 )
 
@@ -116,35 +113,6 @@ def test_document_needing_several_map_batches(seeded: Pipeline) -> None:
     _assert_exact(pipeline, summary)
 
 
-@pytest.mark.parametrize(("context", "sections"), [(1024, 1), (1024, 3), (4096, 1), (4096, 5)])
-def test_batches_cover_every_chunk_once_in_order_within_budget(
-    seeded: Pipeline, context: int, sections: int
-) -> None:
-    pipeline = _pipeline(seeded.settings, llm_context=context)
-    passages = read_chunks(pipeline.index, [SEED])
-    texts = display_texts(passages)
-    budget = map_budget(pipeline, 5)
-    batches, shown, notes = plan_batches(passages, texts, budget, sections)
-
-    assert [i for batch in batches for i in batch] == list(range(len(passages)))
-    assert all(batches) and notes == []
-    assert len(batches) >= sections
-    if context == 4096:  # the whole article fits: one batch per section
-        assert len(batches) == sections
-    for batch in batches:
-        block = format_passages([passages[i] for i in batch], [shown[i] for i in batch])
-        assert len(block) // 3 + 1 <= budget
-    starts = [p.start for p in passages]
-    assert starts == sorted(starts)
-
-
-def test_shares_ask_for_the_requested_bullets_in_all() -> None:
-    assert shares(5, 1) == [5]
-    assert shares(5, 3) == [2, 2, 1]
-    assert shares(5, 5) == [1] * 5
-    assert shares(2, 7) == [1] * 7
-
-
 def test_sections_give_one_bullet_each_and_skip_the_merge(seeded: Pipeline) -> None:
     replies = [f"- Part {n} of the article [1].\n- An extra point [2]." for n in range(1, 6)]
     pipeline = _pipeline(seeded.settings, fake_llm_replies=replies)
@@ -160,20 +128,6 @@ def test_sections_give_one_bullet_each_and_skip_the_merge(seeded: Pipeline) -> N
         f"Part {n} of the article [{c}]." for n, c in enumerate(first, 1)
     ]
     assert passages[first[-1] - 1].end > 2 * len(pipeline.index.document_text(SEED) or "") // 3
-
-
-def test_oversized_chunk_is_trimmed_not_dropped(seeded: Pipeline) -> None:
-    pipeline = _pipeline(seeded.settings, llm_context=512, max_answer_tokens=16)
-    passages = read_chunks(pipeline.index, [SEED])
-    budget = map_budget(pipeline, 5)
-    huge = ["word " * 2000] * len(passages)
-    batches, shown, notes = plan_batches(passages, huge, budget)
-
-    assert len(batches) == len(passages)
-    assert len(notes) == len(passages) and "was cut" in notes[0]
-    assert all(0 < len(text) < len(huge[0]) for text in shown)
-    for i, text in enumerate(shown):
-        assert len(format_passages([passages[i]], [text])) // 3 + 1 <= budget
 
 
 def test_unknown_source_is_a_clear_error(seeded: Pipeline) -> None:
@@ -225,16 +179,6 @@ def test_select_sources_accepts_paths_and_folders(seeded: Pipeline) -> None:
     assert select_sources(seeded.index, None) == [SEED]
     assert select_sources(seeded.index, ["seeds"]) == [SEED]
     assert select_sources(seeded.index, [f"./{SEED}", SEED]) == [SEED]
-
-
-def test_parse_bullets_handles_numbering_continuations_and_headings() -> None:
-    reply = "Here is the summary:\n1. First point\n   goes on [1].\n2) Second [2].\n* Third [3]"
-    assert parse_bullets(reply) == ["First point goes on [1].", "Second [2].", "Third [3]"]
-    assert parse_bullets("One line [1].\n\nAnother [2].") == ["One line [1].", "Another [2]."]
-    assert parse_bullets("1. - [1] Xi lands first.\n- **[2, 3]** Then Samarkand") == [
-        "Xi lands first [1].",
-        "Then Samarkand [2, 3]",
-    ]
 
 
 def test_extra_bullets_are_spread_over_the_batch(one_chunk: Settings) -> None:

@@ -14,7 +14,7 @@ from chatbot.terminal import line, out, plain
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
-    from chatbot.evaluate import html_report, report_table
+    from chatbot.eval_report import html_report, report_table
 
     with progress_bar() as bar:
         tasks: list[TaskID] = []
