@@ -22,14 +22,8 @@ from typing import Any
 
 from chatbot.answer import ABSTENTION, ask, prepare
 from chatbot.answerable import model_check
-from chatbot.bench import (
-    AnswerRecord,
-    answer_metrics,
-    load_corpus,
-    load_questions,
-    settings_report,
-    write_corpus,
-)
+from chatbot.bench import load_corpus, load_questions, settings_report, write_corpus
+from chatbot.bench_metrics import AnswerRecord, answer_metrics
 from chatbot.config import Settings
 from chatbot.evaluate import throwaway_pipeline
 

@@ -25,7 +25,8 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from chatbot.answer import is_abstention, prepare
-from chatbot.bench import answer_match, load_corpus, load_questions, write_corpus
+from chatbot.bench import load_corpus, load_questions, write_corpus
+from chatbot.bench_metrics import answer_match
 from chatbot.citations import check
 from chatbot.config import Settings
 from chatbot.context import format_passages

@@ -288,7 +288,7 @@ def recheck_bench(report: Path, corpus: Path, questions: Path) -> dict[str, Any]
     (written with the guard off, or by a branch without it): how many ordinary answers it would
     change, and answer match before and after. No model is run."""
     from chatbot import guard
-    from chatbot.bench import answer_match
+    from chatbot.bench_metrics import answer_match
 
     def rows(path: Path) -> list[dict[str, Any]]:
         return [json.loads(r) for r in path.read_text("utf-8").splitlines() if r.strip()]

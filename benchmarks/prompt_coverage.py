@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 from chatbot.answer import prepare
-from chatbot.bench import load_corpus, load_questions, normalize_answer, write_corpus
+from chatbot.bench import load_corpus, load_questions, write_corpus
+from chatbot.bench_metrics import normalize_answer
 from chatbot.config import Settings
 from chatbot.evaluate import throwaway_pipeline
 

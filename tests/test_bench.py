@@ -7,21 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from chatbot.bench import (
+from chatbot.bench import BenchError, load_corpus, load_questions, run_benchmark
+from chatbot.bench_metrics import (
     AnswerRecord,
-    BenchError,
     all_gold_at,
     answer_match,
     answer_metrics,
     distinct,
-    load_corpus,
-    load_questions,
     normalize_answer,
     percentile,
     recall_at,
     reciprocal_rank,
     retrieval_metrics,
-    run_benchmark,
 )
 from chatbot.cli import build_parser, cmd_bench, main
 from chatbot.config import Settings
