@@ -121,7 +121,7 @@ class Index:
                 self.vectors = Vectors(settings)
                 with self.connection() as db:
                     records.create_schema(db)
-                self._adopt()
+                self.adopt()
         except VectorStoreError as exc:
             raise IndexError_(str(exc)) from None
         except store_errors() as exc:
@@ -142,8 +142,9 @@ class Index:
         finally:
             db.close()
 
-    def _adopt(self) -> None:
-        """Register the collection on first use; an index written by an older version gets its
+    def adopt(self) -> None:
+        """Register the collection on first use (and again before a write, should another
+        process have deleted it meanwhile); an index written by an older version gets its
         chunk rows and keyword index from what its Chroma collection stores."""
         with self.connection() as db, transaction(db, write=True):
             active = records.spaces(db, self.name)[0]
@@ -368,14 +369,16 @@ def new_physical(name: str) -> str:
     return f"{name[:40]}-{uuid.uuid4().hex[:8]}"
 
 
-def drop_index(settings: Settings) -> None:
+def drop_index(settings: Settings, *, forget: bool = False, timeout: float | None = None) -> None:
     """Empty a collection entirely (every copy, its rows and vectors) without checking its
-    embedding model (so `--rebuild` and throwaway collections work whatever built it)."""
-    from chatbot.locking import write_lock
+    embedding model (so `--rebuild` and throwaway collections work whatever built it).
+    `forget` also drops its name (a deleted or throwaway collection); `timeout` is how long
+    to wait for another writer (default CHATBOT_LOCK_TIMEOUT)."""
+    from chatbot.locking import marker_path, write_lock
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     name = settings.collection
-    with write_lock(settings):
+    with write_lock(settings, timeout):
         vectors = Vectors(settings)
         with contextlib.closing(records.connect(settings.data_dir / "index.db")) as db:
             records.create_schema(db)
@@ -384,7 +387,9 @@ def drop_index(settings: Settings) -> None:
                 physicals = {name} | {p for p in (active, building) if p}
                 for physical in physicals:
                     records.drop_space(db, physical)
-                if active is not None:
+                if forget:
+                    db.execute("DELETE FROM collections WHERE name = ?", (name,))
+                elif active is not None:
                     db.execute(
                         "UPDATE collections SET active = ?, building = NULL WHERE name = ?",
                         (new_physical(name), name),
@@ -392,4 +397,5 @@ def drop_index(settings: Settings) -> None:
                     records.bump(db, name)
         for physical in physicals:
             vectors.drop(physical)
+        marker_path(settings).unlink(missing_ok=True)
 

@@ -50,6 +50,8 @@ class _Writable(Protocol):
 
     settings: Settings
 
+    def adopt(self) -> None: ...
+
     def needs_repair(self) -> bool: ...
 
     def abandon_rebuild(self) -> bool: ...
@@ -177,6 +179,7 @@ def guarded_write(index: _Writable, *, repair_first: bool = True) -> Iterator[No
         if not outermost:
             yield
             return
+        index.adopt()  # the collection may have been deleted since this process opened it
         marker = marker_path(index.settings)
         if repair_first and (marker.exists() or index.needs_repair()):
             repair(index, thorough=marker.exists())
