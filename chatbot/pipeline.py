@@ -49,7 +49,7 @@ class Pipeline:
     embeddings: Embeddings
     index: Index
     retriever: Retriever
-    models: Models | None = None
+    models: Models
 
     @classmethod
     def build(cls, settings: Settings, models: Models | None = None) -> Pipeline:
@@ -62,6 +62,4 @@ class Pipeline:
 
     @property
     def chat(self) -> ChatBackend:
-        if self.models is None:
-            self.models = Models(self.settings, self.embeddings)
         return self.models.chat

@@ -152,9 +152,12 @@ class Chatbot:
         """Start the model and fill its prompt cache in the background (`CHATBOT_WARM_START`),
         so the first question does not wait for them."""
         if self.settings.warm_start:
+            from chatbot.pipeline import Models
             from chatbot.warm_start import start_warm_up
 
-            start_warm_up(self.pipeline)
+            with self._lock:  # the models only: no collection has to open for this
+                self._models = self._models or Models(self.settings)
+            start_warm_up(self._models)
 
     def start_model(self) -> None:
         """Start (or connect to) the chat model now, e.g. before serving the first request."""

@@ -39,6 +39,7 @@ def _delete(bot: Chatbot, record: SourceRecord) -> None:
 
 def render(bot: Chatbot) -> None:
     st.title("Documents")
+    st.caption(f"Collection: {views.md_escape(bot.collection)}")
     flash = st.session_state.pop("flash", None)
     if flash:
         st.success(views.md_escape(flash))

@@ -1,21 +1,62 @@
-"""Sidebar: page switcher, the model in use (read-only), per-tab k, retriever and MMR, export."""
+"""Sidebar: page switcher, the collection, the model in use (read-only), per-tab k, retriever
+and MMR, export."""
 
 from __future__ import annotations
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatbot.app import app_state, exporting
+from chatbot import ChatbotError
+from chatbot.app import app_state, exporting, views
+from chatbot.collections import names
 from chatbot.config import RETRIEVER_MODES, Settings
 
 PAGES = ("Chat", "Documents", "Summaries", "Evaluation")
 
 
-def render(settings: Settings) -> tuple[str, DeltaGenerator]:
-    """Draw the sidebar; returns the chosen page and a slot for the export buttons."""
+def _create(settings: Settings) -> None:
+    """Button callback (before the next run, so it may select the new collection)."""
+    name = str(st.session_state.get("new_collection", "")).strip()
+    try:
+        info = app_state.get_bot(settings).create_collection(name)
+    except ChatbotError as exc:  # a bad or taken name, a busy index
+        st.session_state["collection_error"] = str(exc)
+        return
+    st.session_state["collection"] = info.name
+    st.session_state["new_collection"] = ""
+    app_state.switch_collection()
+
+
+def _collection(settings: Settings) -> str:
+    """The collection selector: every collection of the data dir, CHATBOT_COLLECTION first."""
+    sidebar = st.sidebar
+    options = [settings.collection, *(n for n in names(settings) if n != settings.collection)]
+    if st.session_state.get("collection") not in options:  # deleted meanwhile, or first run
+        st.session_state["collection"] = settings.collection
+    chosen = sidebar.selectbox(
+        "Collection", options, key="collection", on_change=app_state.switch_collection,
+        help="A separate pile of documents with its own index: the Chat, Documents, "
+        "Summaries and Evaluation pages use this one (`chatbot collections` lists them)",
+    )
+    return str(chosen)
+
+
+def _new_collection(settings: Settings) -> None:
+    with st.sidebar.expander("New collection", icon=":material/library_add:"):
+        st.text_input("Name", key="new_collection", help="3 to 63 characters: a-z, 0-9, . _ -")
+        st.button("Create", key="create_collection", on_click=_create, args=(settings,))
+        problem = st.session_state.pop("collection_error", None)
+        if problem:
+            st.error(views.md_escape(problem))
+
+
+def render(settings: Settings) -> tuple[str, DeltaGenerator, str]:
+    """Draw the sidebar; returns the chosen page, a slot for the export buttons and the
+    chosen collection."""
     sidebar = st.sidebar
     sidebar.title(":material/forum: chatbot")
     page = sidebar.radio("Page", PAGES, key="page", label_visibility="collapsed")
+    collection = _collection(settings)
     sidebar.button(
         "New chat", on_click=app_state.new_chat, icon=":material/add_comment:",
         width="stretch",
@@ -46,8 +87,9 @@ def render(settings: Settings) -> tuple[str, DeltaGenerator]:
         help="Skip passages that repeat ones already picked; for this browser tab only "
         "(default: CHATBOT_MMR)",
     )
+    _new_collection(settings)
     sidebar.subheader("Export")
-    return str(page), sidebar.container()
+    return str(page), sidebar.container(), collection
 
 
 def render_export(slot: DeltaGenerator) -> None:
