@@ -458,13 +458,14 @@ def test_app_selector_switches_documents_and_chat(app_two: AppTest) -> None:
 
 
 def test_app_creates_a_collection_and_selects_it(app_two: AppTest) -> None:
-    at = app_two
-    at.sidebar.text_input(key="new_collection").set_value("bad name").run()
-    at.sidebar.button(key="create_collection").click().run()
-    assert "3 to 63 characters" in at.sidebar.error[0].value
-    at.sidebar.text_input(key="new_collection").set_value("fresh").run()
-    at.sidebar.button(key="create_collection").click().run()
+    at = _page(app_two, "Documents")
+    at.text_input(key="new_collection").set_value("bad name").run()
+    at.button(key="create_collection").click().run()
+    assert "3 to 63 characters" in at.main.error[0].value
+    at.text_input(key="new_collection").set_value("fresh").run()
+    at.button(key="create_collection").click().run()
     assert not at.exception, at.exception
     assert at.sidebar.selectbox(key="collection").value == "fresh"
     assert at.sidebar.selectbox(key="collection").options == ["chatbot", "fresh", "work"]
-    assert any("index is empty" in i.value for i in at.main.info)
+    assert any("No documents indexed yet" in i.value for i in at.main.info)
+    assert "fresh" in at.success[0].value

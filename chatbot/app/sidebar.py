@@ -6,25 +6,11 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from chatbot import ChatbotError
-from chatbot.app import app_state, exporting, views
+from chatbot.app import app_state, exporting
 from chatbot.collections import names
 from chatbot.config import RETRIEVER_MODES, Settings
 
 PAGES = ("Chat", "Documents", "Summaries", "Evaluation")
-
-
-def _create(settings: Settings) -> None:
-    """Button callback (before the next run, so it may select the new collection)."""
-    name = str(st.session_state.get("new_collection", "")).strip()
-    try:
-        info = app_state.get_bot(settings).create_collection(name)
-    except ChatbotError as exc:  # a bad or taken name, a busy index
-        st.session_state["collection_error"] = str(exc)
-        return
-    st.session_state["collection"] = info.name
-    st.session_state["new_collection"] = ""
-    app_state.switch_collection()
 
 
 def _collection(settings: Settings) -> str:
@@ -39,15 +25,6 @@ def _collection(settings: Settings) -> str:
         "Summaries and Evaluation pages use this one (`chatbot collections` lists them)",
     )
     return str(chosen)
-
-
-def _new_collection(settings: Settings) -> None:
-    with st.sidebar.expander("New collection", icon=":material/library_add:"):
-        st.text_input("Name", key="new_collection", help="3 to 63 characters: a-z, 0-9, . _ -")
-        st.button("Create", key="create_collection", on_click=_create, args=(settings,))
-        problem = st.session_state.pop("collection_error", None)
-        if problem:
-            st.error(views.md_escape(problem))
 
 
 def render(settings: Settings) -> tuple[str, DeltaGenerator, str]:
@@ -87,7 +64,6 @@ def render(settings: Settings) -> tuple[str, DeltaGenerator, str]:
         help="Skip passages that repeat ones already picked; for this browser tab only "
         "(default: CHATBOT_MMR)",
     )
-    _new_collection(settings)
     sidebar.subheader("Export")
     return str(page), sidebar.container(), collection
 
