@@ -16,6 +16,7 @@ collections never overwrite each other's uploaded files.
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -28,6 +29,9 @@ from chatbot.config import DEFAULT_COLLECTION, Settings, collection_name_problem
 from chatbot.errors import InvalidRequestError, NotFoundError
 from chatbot.models import CollectionInfo
 from chatbot.vectors import Vectors
+
+#: The names `chatbot.evaluate.throwaway_pipeline` gives.
+THROWAWAY = re.compile(r"(eval|bench)-[0-9a-f]{12}")
 
 
 class InvalidCollectionNameError(InvalidRequestError):
@@ -70,14 +74,15 @@ def _records(settings: Settings) -> Iterator[sqlite3.Connection | None]:
 
 def _rows(db: sqlite3.Connection | None) -> dict[str, str]:
     """Every collection's active physical copy, by name ({} for an index.db without the
-    table: one written before collections existed)."""
+    table: one written before collections existed). The throwaway collections of `chatbot
+    eval` and `chatbot bench` are left out (older versions also left their names behind)."""
     if db is None:
         return {}
     try:
         found = db.execute("SELECT name, active FROM collections ORDER BY name").fetchall()
     except sqlite3.OperationalError:
         return {}
-    return {str(name): str(active) for name, active in found}
+    return {str(name): str(active) for name, active in found if not THROWAWAY.fullmatch(name)}
 
 
 def names(settings: Settings) -> list[str]:

@@ -26,7 +26,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from chatbot import records
-from chatbot.config import Settings
+from chatbot.config import DEFAULT_COLLECTION, Settings
 from chatbot.errors import NotFoundError, StoreError
 from chatbot.keyword import KeywordIndex
 from chatbot.locking import exclusive, open_lock
@@ -177,12 +177,13 @@ class Index:
         collection = self.collection(self.active())
         built_with = collection.model if collection else ""
         if built_with and built_with != self.settings.embedding_model:
+            option = "" if self.name == DEFAULT_COLLECTION else f" --collection {self.name}"
             raise EmbeddingMismatchError(
                 f"collection {self.name!r} was built with embedding model "
                 f"{built_with!r}, but CHATBOT_EMBEDDING_MODEL is "
                 f"{self.settings.embedding_model!r}. Mixing them would break search. Either "
                 f"set CHATBOT_EMBEDDING_MODEL={built_with} (and the matching provider), use "
-                "another CHATBOT_COLLECTION, or rebuild with `chatbot ingest --rebuild`."
+                f"another collection, or rebuild with `chatbot ingest --rebuild{option}`."
             )
 
     # --- reading ---------------------------------------------------------------------------

@@ -97,7 +97,8 @@ def test_each_collection_keeps_its_own_embedding_model(
     }
     with pytest.raises(EmbeddingMismatchError) as caught:  # refused, with the way out
         two.using("wide").open()
-    assert "fake-other-model" in str(caught.value) and "--rebuild" in str(caught.value)
+    assert "fake-other-model" in str(caught.value)
+    assert "chatbot ingest --rebuild --collection wide" in str(caught.value)
     assert "seven" in two.using("work").ask(FERRY_QUESTION).answer  # the others still work
     report = two.using("wide").rebuild([Path("other")])  # rebuilt with today's model
     assert report.count("added") == 1
@@ -127,6 +128,23 @@ def test_create_records_the_model_and_delete_removes_everything(
     assert not [n for n in Vectors(fake_settings).names() if n.startswith("notes.2024")]
     with pytest.raises(NotFoundError, match=r"no collection 'notes\.2024'"):
         bot.delete_collection("notes.2024")
+
+
+def test_throwaway_collections_of_eval_and_bench_are_not_listed(
+    two: Chatbot, fake_settings: Settings
+) -> None:
+    from chatbot.evaluate import throwaway_pipeline
+    from chatbot.index import drop_index
+
+    with throwaway_pipeline(fake_settings, "eval") as pipeline:
+        pipeline.index.ingest([Path("other")])
+        assert pipeline.settings.collection not in names(fake_settings)
+    # What older versions left behind: the name of an emptied throwaway collection.
+    left = fake_settings.with_overrides(collection="bench-0123456789ab")
+    Chatbot(left).ingest([Path("other")])
+    drop_index(left)
+    assert names(fake_settings) == ["chatbot", "work"]
+    assert [info.name for info in two.collections()] == ["chatbot", "work"]
 
 
 @pytest.mark.parametrize(
