@@ -5,6 +5,7 @@ Every field is documented here and mirrored in `.env.example` (a test keeps them
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from pathlib import Path
@@ -38,15 +39,22 @@ COLLECTION_NAME_RULE = (
     "letter or digit, no '..', not an IPv4 address"
 )
 _COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
-_IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 
 
 def collection_name_problem(name: str) -> str | None:
     """Why `name` cannot name a collection (Chroma's rules), or None. Never echoes the name:
     it may come from an untrusted request."""
-    if not _COLLECTION_NAME.fullmatch(name) or ".." in name or _IPV4.fullmatch(name):
+    if not _COLLECTION_NAME.fullmatch(name) or ".." in name or _is_ipv4(name):
         return f"invalid collection name: use {COLLECTION_NAME_RULE}"
     return None
+
+
+def _is_ipv4(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return False
+    return True
 
 
 DEFAULT_EMBEDDING_MODELS = {
