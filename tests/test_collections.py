@@ -301,6 +301,25 @@ def test_cli_delete_asks_for_the_name_on_a_terminal(
     assert "keep-me" not in names(Settings(data_dir=cli, _env_file=None))  # type: ignore[call-arg]
 
 
+def test_cli_doctor_and_ui_take_the_collection(
+    cli: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert main(["--collection", "work", "ingest", "other"]) == 0
+    capsys.readouterr()
+    assert main(["doctor", "--json", "--collection", "work"]) == 0
+    checks = {c["name"]: c for c in _json(capsys)["checks"]}
+    assert checks["collection"]["detail"] == "'work': 1 chunks, fake-hashing-256"
+    started: list[dict[str, str]] = []
+
+    def call(command: list[str], env: dict[str, str]) -> int:
+        started.append(env)
+        return 0
+
+    monkeypatch.setattr(subprocess, "call", call)
+    assert main(["ui", "--collection", "work", "--port", "1"]) == 0
+    assert started[0]["CHATBOT_COLLECTION"] == "work"  # the app's first choice
+
+
 HOLD = """
 import fcntl, os, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
