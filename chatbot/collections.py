@@ -30,8 +30,9 @@ from chatbot.errors import InvalidRequestError, NotFoundError
 from chatbot.models import CollectionInfo
 from chatbot.vectors import Vectors
 
-#: The names `chatbot.evaluate.throwaway_pipeline` gives.
-THROWAWAY = re.compile(r"(eval|bench)-[0-9a-f]{12}")
+#: Names of throwaway collections (`chatbot.evaluate.throwaway_pipeline`, the injection
+#: benchmark): never listed.
+THROWAWAY = re.compile(r"(eval|bench|injection)-[0-9a-f]{12}")
 
 
 class InvalidCollectionNameError(InvalidRequestError):
