@@ -142,9 +142,14 @@ class Index:
         finally:
             db.close()
 
+    def registered(self) -> None:
+        """Before a write: register it again if another process deleted it meanwhile."""
+        with self.connection() as db:
+            if records.spaces(db, self.name)[0] is None:
+                self.adopt()
+
     def adopt(self) -> None:
-        """Register the collection on first use (and again before a write, should another
-        process have deleted it meanwhile); an index written by an older version gets its
+        """Register the collection on first use; an index written by an older version gets its
         chunk rows and keyword index from what its Chroma collection stores."""
         with self.connection() as db, transaction(db, write=True):
             active = records.spaces(db, self.name)[0]
@@ -372,9 +377,8 @@ def new_physical(name: str) -> str:
 
 def drop_index(settings: Settings, *, forget: bool = False, timeout: float | None = None) -> None:
     """Empty a collection entirely (every copy, its rows and vectors) without checking its
-    embedding model (so `--rebuild` and throwaway collections work whatever built it).
-    `forget` also drops its name (a deleted or throwaway collection); `timeout` is how long
-    to wait for another writer (default CHATBOT_LOCK_TIMEOUT)."""
+    embedding model (so `--rebuild` and throwaway collections work whatever built it);
+    `forget` drops its name too. `timeout`: the wait for the lock (CHATBOT_LOCK_TIMEOUT)."""
     from chatbot.locking import marker_path, write_lock
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ class _Writable(Protocol):
 
     settings: Settings
 
-    def adopt(self) -> None: ...
+    def registered(self) -> None: ...
 
     def needs_repair(self) -> bool: ...
 
@@ -179,7 +179,7 @@ def guarded_write(index: _Writable, *, repair_first: bool = True) -> Iterator[No
         if not outermost:
             yield
             return
-        index.adopt()  # the collection may have been deleted since this process opened it
+        index.registered()  # another process may have deleted the collection meanwhile
         marker = marker_path(index.settings)
         if repair_first and (marker.exists() or index.needs_repair()):
             repair(index, thorough=marker.exists())
