@@ -50,6 +50,7 @@ class Pipeline:
     index: Index
     retriever: Retriever
     models: Models
+    _chat: ChatBackend | None = None  # this pipeline's own chat model (tests swap one in)
 
     @classmethod
     def build(cls, settings: Settings, models: Models | None = None) -> Pipeline:
@@ -62,4 +63,4 @@ class Pipeline:
 
     @property
     def chat(self) -> ChatBackend:
-        return self.models.chat
+        return self._chat or self.models.chat
