@@ -5,7 +5,9 @@ Every field is documented here and mirrored in `.env.example` (a test keeps them
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,31 @@ DEFAULT_CHAT_MODELS = {
 }
 DEFAULT_MIN_RELEVANCE = {"local": 0.35, "openai": 0.2, "fake": 0.2}
 DEFAULT_MIN_HYBRID_SCORE = {"local": 0.4, "openai": 0.0, "fake": 0.0}
+#: The collection an index written before collections existed opens as.
+DEFAULT_COLLECTION = "chatbot"
+COLLECTION_NAME_RULE = (
+    "3 to 63 characters from a-z, A-Z, 0-9, '.', '_' and '-', starting and ending with a "
+    "letter or digit, no '..', not an IPv4 address"
+)
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
+
+
+def collection_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a collection (Chroma's rules), or None. Never echoes the name:
+    it may come from an untrusted request."""
+    if not _COLLECTION_NAME.fullmatch(name) or ".." in name or _is_ipv4(name):
+        return f"invalid collection name: use {COLLECTION_NAME_RULE}"
+    return None
+
+
+def _is_ipv4(name: str) -> bool:
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return False
+    return True
+
+
 DEFAULT_EMBEDDING_MODELS = {
     "local": "all-MiniLM-L6-v2-onnx-int8",
     "openai": "text-embedding-3-small",
@@ -127,7 +154,10 @@ class Settings(BaseSettings):
         description="Index, record manager, stored document text and model cache.",
     )
     collection: str = Field(
-        default="chatbot", min_length=3, max_length=63, description="Chroma collection name."
+        default=DEFAULT_COLLECTION,
+        description="The collection (a separate pile of documents with its own index and "
+        "embedding model) that commands, the app and the server use unless told otherwise: "
+        f"{COLLECTION_NAME_RULE}.",
     )
     chroma_host: str | None = Field(
         default=None,
@@ -320,6 +350,14 @@ class Settings(BaseSettings):
     def _existing_folder(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_dir():
             raise ValueError(f"{value} is not a folder (CHATBOT_PROMPTS_DIR)")
+        return value
+
+    @field_validator("collection")
+    @classmethod
+    def _valid_collection(cls, value: str) -> str:
+        problem = collection_name_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("retriever")

@@ -201,7 +201,7 @@ def throwaway_pipeline(settings: Settings, prefix: str) -> Iterator[Pipeline]:
     try:
         yield Pipeline.build(scoped)
     finally:
-        drop_index(scoped)
+        drop_index(scoped, forget=True)
 
 
 # --- assertions --------------------------------------------------------------------------------

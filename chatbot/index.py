@@ -26,7 +26,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from chatbot import records
-from chatbot.config import Settings
+from chatbot.config import DEFAULT_COLLECTION, Settings
 from chatbot.errors import NotFoundError, StoreError
 from chatbot.keyword import KeywordIndex
 from chatbot.locking import exclusive, open_lock
@@ -121,7 +121,7 @@ class Index:
                 self.vectors = Vectors(settings)
                 with self.connection() as db:
                     records.create_schema(db)
-                self._adopt()
+                self.adopt()
         except VectorStoreError as exc:
             raise IndexError_(str(exc)) from None
         except store_errors() as exc:
@@ -142,7 +142,13 @@ class Index:
         finally:
             db.close()
 
-    def _adopt(self) -> None:
+    def registered(self) -> None:
+        """Before a write: register it again if another process deleted it meanwhile."""
+        with self.connection() as db:
+            if records.spaces(db, self.name)[0] is None:
+                self.adopt()
+
+    def adopt(self) -> None:
         """Register the collection on first use; an index written by an older version gets its
         chunk rows and keyword index from what its Chroma collection stores."""
         with self.connection() as db, transaction(db, write=True):
@@ -176,12 +182,13 @@ class Index:
         collection = self.collection(self.active())
         built_with = collection.model if collection else ""
         if built_with and built_with != self.settings.embedding_model:
+            option = "" if self.name == DEFAULT_COLLECTION else f" --collection {self.name}"
             raise EmbeddingMismatchError(
                 f"collection {self.name!r} was built with embedding model "
                 f"{built_with!r}, but CHATBOT_EMBEDDING_MODEL is "
                 f"{self.settings.embedding_model!r}. Mixing them would break search. Either "
                 f"set CHATBOT_EMBEDDING_MODEL={built_with} (and the matching provider), use "
-                "another CHATBOT_COLLECTION, or rebuild with `chatbot ingest --rebuild`."
+                f"another collection, or rebuild with `chatbot ingest --rebuild{option}`."
             )
 
     # --- reading ---------------------------------------------------------------------------
@@ -368,14 +375,15 @@ def new_physical(name: str) -> str:
     return f"{name[:40]}-{uuid.uuid4().hex[:8]}"
 
 
-def drop_index(settings: Settings) -> None:
+def drop_index(settings: Settings, *, forget: bool = False, timeout: float | None = None) -> None:
     """Empty a collection entirely (every copy, its rows and vectors) without checking its
-    embedding model (so `--rebuild` and throwaway collections work whatever built it)."""
-    from chatbot.locking import write_lock
+    embedding model (so `--rebuild` and throwaway collections work whatever built it);
+    `forget` drops its name too. `timeout`: the wait for the lock (CHATBOT_LOCK_TIMEOUT)."""
+    from chatbot.locking import marker_path, write_lock
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     name = settings.collection
-    with write_lock(settings):
+    with write_lock(settings, timeout):
         vectors = Vectors(settings)
         with contextlib.closing(records.connect(settings.data_dir / "index.db")) as db:
             records.create_schema(db)
@@ -384,7 +392,9 @@ def drop_index(settings: Settings) -> None:
                 physicals = {name} | {p for p in (active, building) if p}
                 for physical in physicals:
                     records.drop_space(db, physical)
-                if active is not None:
+                if forget:
+                    db.execute("DELETE FROM collections WHERE name = ?", (name,))
+                elif active is not None:
                     db.execute(
                         "UPDATE collections SET active = ?, building = NULL WHERE name = ?",
                         (new_physical(name), name),
@@ -392,4 +402,5 @@ def drop_index(settings: Settings) -> None:
                     records.bump(db, name)
         for physical in physicals:
             vectors.drop(physical)
+        marker_path(settings).unlink(missing_ok=True)
 

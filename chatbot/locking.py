@@ -50,6 +50,8 @@ class _Writable(Protocol):
 
     settings: Settings
 
+    def registered(self) -> None: ...
+
     def needs_repair(self) -> bool: ...
 
     def abandon_rebuild(self) -> bool: ...
@@ -177,6 +179,7 @@ def guarded_write(index: _Writable, *, repair_first: bool = True) -> Iterator[No
         if not outermost:
             yield
             return
+        index.registered()  # another process may have deleted the collection meanwhile
         marker = marker_path(index.settings)
         if repair_first and (marker.exists() or index.needs_repair()):
             repair(index, thorough=marker.exists())

@@ -166,6 +166,20 @@ class SourceRecord:
         return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.indexed_at))
 
 
+@dataclass(frozen=True)
+class CollectionInfo:
+    """One collection as `chatbot collections` lists it (names and models are untrusted text
+    when displayed: a collection may come from an older tool or a shared Chroma server)."""
+
+    name: str
+    sources: int
+    chunks: int
+    embedding_model: str  # "" until its first vectors are written (or `create` records it)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 @dataclass
 class FileReport:
     """What ingestion did with one file (and why, when it was skipped)."""

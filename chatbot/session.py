@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chatbot.config import Settings, describe_settings_error, get_settings
-from chatbot.errors import ConfigError
-from chatbot.models import Answer, IngestReport, SourceRecord, Summary, Turn
+from chatbot.errors import ChatbotError, ConfigError
+from chatbot.models import Answer, CollectionInfo, IngestReport, SourceRecord, Summary, Turn
 from chatbot.uploads import UPLOAD_TYPES, Upload
 
 if TYPE_CHECKING:
-    from chatbot.pipeline import Pipeline
+    from chatbot.pipeline import Models, Pipeline
 
 ProgressFn = Callable[[str, int, int], None]
 StatusFn = Callable[[str], None]
@@ -68,6 +68,8 @@ class Chatbot:
         self.settings = settings if settings is not None else load_settings()
         self._pipeline: Pipeline | None = None
         self._lock = threading.Lock()
+        self._models: Models | None = None  # shared with the chatbots `using` returns
+        self._others: dict[str, Chatbot] = {}
 
     # --- the heavy objects ----------------------------------------------------------------
     @property
@@ -75,10 +77,71 @@ class Chatbot:
         """Embeddings, index and retriever (opened on first use; the chat model lazily)."""
         with self._lock:
             if self._pipeline is None:
-                from chatbot.pipeline import Pipeline
+                from chatbot.pipeline import Models, Pipeline
 
-                self._pipeline = Pipeline.build(self.settings)
+                self._models = self._models or Models(self.settings)
+                self._pipeline = Pipeline.build(self.settings, self._models)
             return self._pipeline
+
+    # --- collections ----------------------------------------------------------------------
+    @property
+    def collection(self) -> str:
+        """The collection this chatbot reads and writes (`CHATBOT_COLLECTION`)."""
+        return self.settings.collection
+
+    def using(self, collection: str) -> Chatbot:
+        """This chatbot on another collection of the same data dir, sharing the embeddings
+        and the chat model (one model server for every collection). Made on first use and
+        kept; the collection is created on first use like the default one (front ends check
+        it exists with `collection_exists` first)."""
+        from chatbot.collections import check_name
+        from chatbot.pipeline import Models
+
+        if check_name(collection) == self.collection:
+            return self
+        with self._lock:
+            other = self._others.get(collection)
+            if other is None:
+                other = Chatbot(self.settings.with_overrides(collection=collection))
+                self._models = self._models or Models(self.settings)
+                other._models = self._models
+                self._others[collection] = other
+            return other
+
+    def collections(self) -> list[CollectionInfo]:
+        """Every collection of the data dir: name, sources, chunks, embedding model."""
+        from chatbot.collections import is_legacy, list_collections
+
+        if is_legacy(self.settings, self.collection):  # take it over now, so it is listed
+            with contextlib.suppress(ChatbotError):
+                self.open()
+        return list_collections(self.settings)
+
+    def collection_exists(self, collection: str) -> bool:
+        from chatbot.collections import check_name, exists
+
+        return exists(self.settings, check_name(collection))
+
+    def create_collection(self, collection: str) -> CollectionInfo:
+        """A new, empty collection that records the configured embedding model now."""
+        from chatbot.collections import check_name, create
+        from chatbot.pipeline import Models
+
+        settings = self.settings.with_overrides(collection=check_name(collection))
+        with self._lock:
+            self._models = self._models or Models(self.settings)
+        return create(settings, self._models.embeddings)
+
+    def delete_collection(self, collection: str) -> CollectionInfo:
+        """Delete a collection with its documents, vectors and uploaded files (what it held is
+        returned); refused with a `BusyError` while another process writes the data dir."""
+        from chatbot.collections import check_name, delete
+
+        settings = self.settings.with_overrides(collection=check_name(collection))
+        info = delete(settings)
+        with self._lock:
+            self._others.pop(collection, None)
+        return info
 
     def open(self) -> Chatbot:
         """Open the index and embeddings now (instead of on the first call)."""
@@ -89,9 +152,12 @@ class Chatbot:
         """Start the model and fill its prompt cache in the background (`CHATBOT_WARM_START`),
         so the first question does not wait for them."""
         if self.settings.warm_start:
+            from chatbot.pipeline import Models
             from chatbot.warm_start import start_warm_up
 
-            start_warm_up(self.pipeline)
+            with self._lock:  # the models only: no collection has to open for this
+                self._models = self._models or Models(self.settings)
+            start_warm_up(self._models)
 
     def start_model(self) -> None:
         """Start (or connect to) the chat model now, e.g. before serving the first request."""
@@ -105,7 +171,9 @@ class Chatbot:
 
     @property
     def uploads_dir(self) -> Path:
-        return self.settings.data_dir / "uploads"
+        from chatbot.collections import uploads_dir
+
+        return uploads_dir(self.settings)
 
     # --- documents ------------------------------------------------------------------------
     def count(self) -> int:

@@ -9,18 +9,29 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Protocol
 
+from chatbot.config import Settings
 from chatbot.context import answer_messages
 from chatbot.local_models import ModelError
 from chatbot.model_calls import invoke as invoke_model
-from chatbot.pipeline import Pipeline
-from chatbot.providers import ProviderError
+from chatbot.providers import ChatBackend, ProviderError
 from chatbot.service_errors import ModelServiceError
 
 logger = logging.getLogger(__name__)
 
 
-def warm_up(pipeline: Pipeline) -> None:
+class ChatSource(Protocol):
+    """A `Pipeline` or the `Models` that pipelines share: warming up needs no index."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def chat(self) -> ChatBackend: ...
+
+
+def warm_up(pipeline: ChatSource) -> None:
     """Start the chat model and, where the server keeps processed prompts, have it process the
     system prompt once, so the first question only pays for its own passages."""
     chat, settings = pipeline.chat, pipeline.settings
@@ -29,7 +40,7 @@ def warm_up(pipeline: Pipeline) -> None:
         invoke_model(settings, chat.model.bind(max_completion_tokens=1), messages)
 
 
-def start_warm_up(pipeline: Pipeline) -> threading.Thread:
+def start_warm_up(pipeline: ChatSource) -> threading.Thread:
     """`warm_up` in a background thread; a failure is only logged (the first question reports
     it the usual way)."""
 

@@ -14,6 +14,7 @@ PUBLIC = [
     "Chatbot",
     "ChatbotError",
     "Citation",
+    "CollectionInfo",
     "ConfigError",
     "FileReport",
     "IngestReport",

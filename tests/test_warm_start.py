@@ -17,9 +17,9 @@ def test_warm_up_starts_the_model_and_sends_nothing_where_nothing_is_cached(
     fake_settings: Settings,
 ) -> None:
     pipeline = Pipeline.build(fake_settings)
-    assert pipeline._chat is None
+    assert pipeline.models._chat is None
     start_warm_up(pipeline).join(timeout=30)
-    assert pipeline._chat is not None
+    assert pipeline.models._chat is not None
     assert pipeline.chat.model.calls == 0  # type: ignore[attr-defined]
 
 

@@ -18,15 +18,31 @@ from chatbot import Answer, Chatbot, ConfigError, ModelServiceError, Settings, T
 SERVICE_ERRORS: tuple[type[BaseException], ...] = (ConfigError, ModelServiceError)
 
 
-@st.cache_resource(show_spinner="Loading the index and models…")
+@st.cache_resource(show_spinner="Loading the models…")
 def _cached_bot(key: str, _settings: Settings) -> Chatbot:
     """Keyed on the serialised settings, so a changed configuration gets its own chatbot.
 
     The chat model starts in the background right away (`warm_start`), so the first question
-    does not wait for it."""
-    bot = Chatbot(_settings).open()
+    does not wait for it. Each collection is a `Chatbot.using` of this one: they share the
+    embeddings and the chat model, and open their own index on first use."""
+    bot = Chatbot(_settings)
     bot.start_warm_up()
     return bot
+
+
+def collection_bot(settings: Settings, collection: str) -> Chatbot:
+    """The shared chatbot on the collection chosen in the sidebar, its index opened."""
+    with st.spinner("Opening the collection…"):
+        return get_bot(settings).using(collection).open()
+
+
+def switch_collection() -> None:
+    """Sidebar callback: another collection starts a new conversation (its answers, cited
+    from the other documents, would make no sense as history)."""
+    new_chat()
+    for key in ("summary", "ingest_report", "eval_report"):
+        st.session_state[key] = None
+    st.session_state["search_sources"] = []
 
 
 def get_bot(settings: Settings) -> Chatbot:

@@ -83,6 +83,7 @@ def render(bot: Chatbot, banner: DeltaGenerator, shown: str | None = None) -> No
     """The conversation so far, then the input; `banner` is the slot at the top of the page
     for service problems (`shown` is the one already in it, if any)."""
     st.title("Chat with your documents")
+    st.caption(f"Collection: {views.md_escape(bot.collection)}")
     if bot.count() == 0:
         st.info("The index is empty: add files on the **Documents** page first.")
     _source_filter(bot)

@@ -1,4 +1,5 @@
-"""Documents page: upload and ingest files, list indexed sources, delete them, re-index."""
+"""Documents page: upload and ingest files, list indexed sources, delete them, re-index, and
+make a new collection."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from chatbot import Chatbot, ChatbotError, IngestReport, NotFoundError, SourceRecord, Upload
-from chatbot.app import views
+from chatbot.app import app_state, views
 
 STAGES = {"files": "Reading files", "embed": "Embedding chunks"}
 
@@ -39,6 +40,7 @@ def _delete(bot: Chatbot, record: SourceRecord) -> None:
 
 def render(bot: Chatbot) -> None:
     st.title("Documents")
+    st.caption(f"Collection: {views.md_escape(bot.collection)}")
     flash = st.session_state.pop("flash", None)
     if flash:
         st.success(views.md_escape(flash))
@@ -48,6 +50,34 @@ def render(bot: Chatbot) -> None:
     _upload_section(bot)
     _report_section()
     _sources_section(bot)
+    _new_collection_section(bot)
+
+
+def _create(bot: Chatbot) -> None:
+    """Button callback (it runs before the next run, so it may select the new collection)."""
+    name = str(st.session_state.get("new_collection", "")).strip()
+    try:
+        info = bot.create_collection(name)
+    except ChatbotError as exc:  # a bad or taken name, a busy index
+        st.session_state["collection_error"] = str(exc)
+        return
+    st.session_state["collection"] = info.name
+    st.session_state["new_collection"] = ""
+    app_state.switch_collection()
+    st.session_state["flash"] = f"Created the collection {info.name}; add files to it above"
+
+
+def _new_collection_section(bot: Chatbot) -> None:
+    st.subheader("New collection")
+    st.caption(
+        "A separate pile of documents with its own index; the sidebar switches between them."
+    )
+    name, action = st.columns([6, 1], vertical_alignment="bottom")
+    name.text_input("Name", key="new_collection", help="3 to 63 characters: a-z, 0-9, . _ -")
+    action.button("Create", key="create_collection", on_click=_create, args=(bot,))
+    problem = st.session_state.pop("collection_error", None)
+    if problem:
+        st.error(views.md_escape(problem))
 
 
 def _upload_section(bot: Chatbot) -> None:

@@ -1,7 +1,8 @@
 """Streamlit entry point, run by `chatbot ui`: settings, shared chatbot, sidebar, one page.
 
 Settings come from the environment and `.env` like the CLI's; the `Chatbot` is built once per
-process and shared by every tab; each tab keeps its own conversation in session state.
+process and shared by every tab; each tab keeps its own conversation and its choice of
+collection (the sidebar) in session state.
 """
 
 from __future__ import annotations
@@ -30,17 +31,18 @@ def main() -> None:
     except ConfigError as exc:  # names the variable, never its value (it may be a key)
         st.error(f"The settings are invalid: {views.md_escape(str(exc))}", icon=ERROR_ICON)
         st.stop()
-    page, export_slot = sidebar.render(settings)
+    page, export_slot, collection = sidebar.render(settings)
     banner = st.container()
     problem = Chatbot(settings).setup_problem() or st.session_state["service_error"]
     if problem:
         with banner:
             chat_page.show_service_banner(problem)
     try:
-        bot = app_state.get_bot(settings)
+        bot = app_state.collection_bot(settings, collection)
     except ChatbotError as exc:
         st.error(
-            f"**The index or the embeddings cannot be opened:** {views.md_escape(str(exc))}",
+            f"**The collection {views.md_escape(collection)} or the embeddings cannot be "
+            f"opened:** {views.md_escape(str(exc))}",
             icon=ERROR_ICON,
         )
         st.stop()

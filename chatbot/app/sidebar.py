@@ -1,4 +1,5 @@
-"""Sidebar: page switcher, the model in use (read-only), per-tab k, retriever and MMR, export."""
+"""Sidebar: page switcher, the collection, the model in use (read-only), per-tab k, retriever
+and MMR, export."""
 
 from __future__ import annotations
 
@@ -6,16 +7,33 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatbot.app import app_state, exporting
+from chatbot.collections import names
 from chatbot.config import RETRIEVER_MODES, Settings
 
 PAGES = ("Chat", "Documents", "Summaries", "Evaluation")
 
 
-def render(settings: Settings) -> tuple[str, DeltaGenerator]:
-    """Draw the sidebar; returns the chosen page and a slot for the export buttons."""
+def _collection(settings: Settings) -> str:
+    """The collection selector: every collection of the data dir, CHATBOT_COLLECTION first."""
+    sidebar = st.sidebar
+    options = [settings.collection, *(n for n in names(settings) if n != settings.collection)]
+    if st.session_state.get("collection") not in options:  # deleted meanwhile, or first run
+        st.session_state["collection"] = settings.collection
+    chosen = sidebar.selectbox(
+        "Collection", options, key="collection", on_change=app_state.switch_collection,
+        help="A separate pile of documents with its own index: the Chat, Documents, "
+        "Summaries and Evaluation pages use this one (`chatbot collections` lists them)",
+    )
+    return str(chosen)
+
+
+def render(settings: Settings) -> tuple[str, DeltaGenerator, str]:
+    """Draw the sidebar; returns the chosen page, a slot for the export buttons and the
+    chosen collection."""
     sidebar = st.sidebar
     sidebar.title(":material/forum: chatbot")
     page = sidebar.radio("Page", PAGES, key="page", label_visibility="collapsed")
+    collection = _collection(settings)
     sidebar.button(
         "New chat", on_click=app_state.new_chat, icon=":material/add_comment:",
         width="stretch",
@@ -47,7 +65,7 @@ def render(settings: Settings) -> tuple[str, DeltaGenerator]:
         "(default: CHATBOT_MMR)",
     )
     sidebar.subheader("Export")
-    return str(page), sidebar.container()
+    return str(page), sidebar.container(), collection
 
 
 def render_export(slot: DeltaGenerator) -> None:

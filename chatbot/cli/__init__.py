@@ -4,6 +4,7 @@
     answers.py    ask, chat, summarize
     measure.py    eval, bench
     system.py     models, doctor, serve, ui
+    collections.py  collections (list, create, delete) and the --collection option
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 from collections.abc import Sequence
 
 from chatbot import ChatbotError, load_settings
+from chatbot.cli import collections
 from chatbot.cli.answers import cmd_ask, cmd_chat, cmd_summarize
 from chatbot.cli.documents import cmd_ingest, cmd_remove, cmd_sources
 from chatbot.cli.measure import cmd_bench, cmd_eval
@@ -41,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="chatbot", description="Cited answers from your own documents."
     )
+    collections.add_collection_option(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("models", help="prepare the embedded models and report them")
@@ -94,7 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", metavar="OUT", help="write the JSON report here")
     p.add_argument("--html", metavar="OUT", help="write the HTML report here")
-    p.add_argument("--collection", help="use this existing collection instead of a throwaway one")
+    p.add_argument(
+        "--collection", metavar="NAME", default=argparse.SUPPRESS,
+        help="run on this existing collection instead of a throwaway one with the suite's "
+        "documents",
+    )
     p.set_defaults(handler=cmd_eval)
 
     p = sub.add_parser("bench", help="retrieval and answer metrics on corpus/questions JSONL")
@@ -123,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(handler=cmd_ui)
+
+    collections.add_parser(sub)
+    for name, command in sub.choices.items():  # every command that touches the index
+        if name not in ("models", "bench", "eval", "collections"):
+            collections.add_collection_option(command)
     return parser
 
 
@@ -131,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "doctor":
             return cmd_doctor(args)  # builds the settings itself, to report them
-        settings = load_settings()
+        settings = collections.scoped(load_settings(), args)
         return int(args.handler(settings, args))
     except ChatbotError as exc:
         error(str(exc))

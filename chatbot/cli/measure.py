@@ -28,7 +28,8 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
             bar.console.print(line(mark, " ", str(case["id"])))
 
         report = Chatbot(settings).evaluate(
-            args.suite, collection=args.collection, progress=progress, ingest_progress=ingest
+            args.suite, collection=getattr(args, "collection", None), progress=progress,
+            ingest_progress=ingest,
         )
     out.print(report_table(report))
     out.print(plain(f"{report['passed']} passed, {report['failed']} failed"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,8 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """Builds the settings itself: invalid settings are one of the things it reports."""
     from chatbot.doctor import healthy, run_doctor
 
-    checks = run_doctor(get_settings)
+    collection = getattr(args, "collection", None)  # checked like any other setting
+    checks = run_doctor(lambda: get_settings(collection=collection))
     if args.json:
         print(json.dumps({"healthy": healthy(checks), "checks": [c.to_json() for c in checks]}))
     else:
@@ -69,6 +71,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
     app = Path(__file__).parent.parent / "app" / "main.py"
+    env = {**os.environ, "CHATBOT_COLLECTION": settings.collection}  # the app's first choice
     command = [
         sys.executable, "-m", "streamlit", "run", str(app),
         "--server.port", str(args.port), "--server.address", args.host,
@@ -76,4 +79,4 @@ def cmd_ui(settings: Settings, args: argparse.Namespace) -> int:
         "--client.toolbarMode", "viewer",
     ]
     console.print(plain(f"chatbot UI on http://{args.host}:{args.port}"))
-    return subprocess.call(command)
+    return subprocess.call(command, env=env)

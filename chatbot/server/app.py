@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from chatbot import Chatbot, ConfigError
 from chatbot.server import chat, documents, errors
@@ -23,7 +24,8 @@ from chatbot.server.schema import Health, ModelCard, ModelList
 DESCRIPTION = """\
 Cited answers from your own documents, behind OpenAI's chat API. Point any OpenAI client at
 `http://HOST:PORT/v1` with the key from CHATBOT_API_KEY (any string when none is set); the
-model id (GET /v1/models) chooses the document collection. Each completion carries its
+model id (GET /v1/models) chooses the document collection (or the request's `collection`
+field; documents routes take `?collection=`). Each completion carries its
 citations and per-sentence support in the extra `chatbot` field (in the final chunk of a
 stream). Errors use OpenAI's error shape.
 """
@@ -57,16 +59,15 @@ def create_app(bot: Chatbot) -> FastAPI:
 
     @app.get("/v1/models", response_model=ModelList, dependencies=secured, tags=["models"])
     async def list_models(request: Request) -> ModelList:
-        """One model id per document collection."""
-        return ModelList(data=chat.state_of(request).models())
+        """One model id per document collection; choosing the model chooses the documents."""
+        return ModelList(data=await run_in_threadpool(chat.state_of(request).models))
 
     @app.get(
         "/v1/models/{model}", response_model=ModelCard, dependencies=secured,
         responses=chat.ERRORS, tags=["models"],
     )
     async def get_model(model: str, request: Request) -> ModelCard:
-        state = chat.state_of(request)
-        state.check_model(model)
+        await run_in_threadpool(chat.state_of(request).check_model, model)
         return ModelCard(id=model)
 
     @app.get("/health", response_model=Health)

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from chatbot import Answer, Chatbot, ChatbotError, InvalidRequestError, NotFoundError, Turn
+from chatbot.config import collection_name_problem
 from chatbot.server.errors import describe, error_body
 from chatbot.server.gate import ModelGate
 from chatbot.server.schema import (
@@ -50,15 +51,34 @@ class ServerState:
     gate: ModelGate
 
     def models(self) -> list[ModelCard]:
-        """One model id per collection (one collection for now)."""
-        return [ModelCard(id=self.bot.settings.collection)]
+        """One model id per collection: the server's default first, then the others."""
+        from chatbot.collections import names
+
+        default = self.bot.collection
+        others = [name for name in names(self.bot.settings) if name != default]
+        return [ModelCard(id=name) for name in [default, *others]]
 
     def check_model(self, model: str) -> None:
-        ids = [card.id for card in self.models()]
-        if model not in ids:
-            raise NotFoundError(
-                f"no model {model!r}; this server has: {', '.join(ids)} (GET /v1/models)"
-            )
+        self.bot_for(model=model)
+
+    def bot_for(self, collection: str | None = None, model: str | None = None) -> Chatbot:
+        """The chatbot of the collection a request names (`collection`, else the model id,
+        else the server's default); unknown is a 404 listing the collections, and a
+        malformed `collection` a 400 that does not echo it."""
+        from chatbot.collections import check_name, exists
+
+        name = collection or model or self.bot.collection
+        if name == self.bot.collection:
+            return self.bot
+        if collection is not None:
+            check_name(collection)
+        if collection_name_problem(name) is None and exists(self.bot.settings, name):
+            return self.bot.using(name)
+        ids = ", ".join(card.id for card in self.models())
+        what = "collection" if collection is not None else "model"
+        raise NotFoundError(
+            f"no {what} {name!r}; this server has: {ids} (GET /v1/models, GET /v1/collections)"
+        )
 
 
 def state_of(request: Request) -> ServerState:
@@ -249,11 +269,11 @@ async def events(
 )
 async def chat_completions(body: ChatRequest, request: Request) -> Response:
     state = state_of(request)
-    state.check_model(body.model)
+    bot = await run_in_threadpool(state.bot_for, body.collection, body.model)
     question, history = conversation(body.messages)
     started = await state.gate.acquire()
     generation = Generation(
-        state.bot.reply(
+        bot.reply(
             question, history, k=body.k, sources=body.sources, mode=body.retriever, mmr=body.mmr
         )
     )

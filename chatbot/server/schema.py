@@ -60,6 +60,11 @@ class ChatRequest(BaseModel):
         json_schema_extra={"enum": list(RETRIEVER_MODES)},
     )
     mmr: bool | None = Field(default=None, description="chatbot extension: diversify passages.")
+    collection: str | None = Field(
+        default=None,
+        description="chatbot extension: the collection to answer from (GET /v1/collections); "
+        "without it the model id names the collection. An unknown one is a 404.",
+    )
 
     @field_validator("retriever")
     @classmethod
@@ -74,6 +79,9 @@ class SummaryRequest(BaseModel):
         default=None, max_length=100, description="Indexed sources or folders; empty: all."
     )
     bullets: int = Field(default=5, ge=1, le=20)
+    collection: str | None = Field(
+        default=None, description="The collection to summarize (default: the server's)."
+    )
 
 
 # --- responses -------------------------------------------------------------------------------
@@ -132,6 +140,21 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class CollectionOut(BaseModel):
+    name: str = Field(description="Also a model id of GET /v1/models.")
+    sources: int
+    chunks: int
+    embedding_model: str = Field(
+        description="The embedding model that built it; empty until its first document."
+    )
+
+
+class CollectionList(BaseModel):
+    object: Literal["list"] = "list"
+    default: str = Field(description="The collection used when a request names none.")
+    data: list[CollectionOut]
 
 
 class DocumentOut(BaseModel):
