@@ -233,6 +233,12 @@ def _read_pages(
         except WorkerDied as exc:
             result.notes.append(f"page {index + 1} not OCR'd: the OCR engine crashed ({exc})")
             continue
+        except Exception as exc:  # a page pdfium or opencv cannot handle: the others still count
+            detail = (str(exc).strip().splitlines() or [""])[0][:160]
+            result.notes.append(
+                f"page {index + 1} not OCR'd: {type(exc).__name__}: {detail}".rstrip(": ")
+            )
+            continue
         text = page_text(lines)
         if text:
             result.pages[index] = text

@@ -230,3 +230,15 @@ def test_an_index_made_before_ocr_gains_the_column(tmp_path: Path) -> None:
     create_schema(db)
     columns = {row[1] for row in db.execute("PRAGMA table_info(chunks)")}
     assert "ocr" in columns
+
+
+def test_the_app_shows_the_ocr_origin_beside_the_page() -> None:
+    from chatbot.app import views
+    from chatbot.models import Citation
+
+    scanned = Citation(1, "scans/a.pdf", "id", "text", 10, 20, page=3, ocr=True)
+    typed = Citation(2, "docs/b.pdf", "id2", "text", 0, 4, page=1)
+    assert views.location(scanned) == "page 3 (OCR), characters 10–20"
+    assert views.citation_label(scanned).endswith("p. 3 · OCR")
+    assert views.location(typed) == "page 1, characters 0–4"
+    assert "OCR" not in views.citation_label(typed)
