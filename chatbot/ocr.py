@@ -203,8 +203,8 @@ def fill_missing_pages(pdf_path: Path, pages: Sequence[str], limits: OcrLimits) 
     if len(todo) > limits.max_pages:
         skipped = numbers[limits.max_pages :]
         result.notes.append(
-            f"{_span(skipped)} not OCR'd: at most {limits.max_pages} pages per file "
-            "(CHATBOT_OCR_MAX_PAGES)"
+            f"{_span(skipped)} not OCR'd: at most {limits.max_pages} "
+            f"page{'s' if limits.max_pages != 1 else ''} per file (CHATBOT_OCR_MAX_PAGES)"
         )
     return result
 

@@ -124,7 +124,7 @@ def test_the_page_cap_names_the_pages_left_out(tmp_path: Path) -> None:
     report = Chatbot(settings_for(tmp_path, ocr_max_pages=1)).ingest([path])
     (item,) = report.files
     assert item.status == "added"
-    assert item.notes == ["pages 2-3 not OCR'd: at most 1 pages per file (CHATBOT_OCR_MAX_PAGES)"]
+    assert item.notes == ["pages 2-3 not OCR'd: at most 1 page per file (CHATBOT_OCR_MAX_PAGES)"]
 
 
 def test_the_per_page_time_limit_is_a_clear_reason(tmp_path: Path) -> None:
@@ -239,6 +239,6 @@ def test_the_app_shows_the_ocr_origin_beside_the_page() -> None:
     scanned = Citation(1, "scans/a.pdf", "id", "text", 10, 20, page=3, ocr=True)
     typed = Citation(2, "docs/b.pdf", "id2", "text", 0, 4, page=1)
     assert views.location(scanned) == "page 3 (OCR), characters 10–20"
-    assert views.citation_label(scanned).endswith("p. 3 · OCR")
+    assert views.citation_label(scanned).endswith(" 3 · OCR")  # "p\\. 3": Markdown-escaped
     assert views.location(typed) == "page 1, characters 0–4"
     assert "OCR" not in views.citation_label(typed)
