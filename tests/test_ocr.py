@@ -20,7 +20,7 @@ from chatbot.doctor import check_ocr
 from chatbot.loaders import LoadLimits, load
 from chatbot.ocr import OcrLimits, ocr_page_lines
 from chatbot.records import create_schema
-from chatbot.server.schema import Extension
+from chatbot.server.schema import Extension, IngestReportOut
 
 REPORT_PDF = Path(__file__).resolve().parent / "data" / "ingest" / "report.pdf"
 DPI = 150  # the scans' resolution: 1240 x 1754 pixels is an A4 page (595 x 842 points)
@@ -125,6 +125,8 @@ def test_the_page_cap_names_the_pages_left_out(tmp_path: Path) -> None:
     (item,) = report.files
     assert item.status == "added"
     assert item.notes == ["pages 2-3 not OCR'd: at most 1 page per file (CHATBOT_OCR_MAX_PAGES)"]
+    served = IngestReportOut.model_validate(report.to_json())  # POST /v1/documents' answer
+    assert served.files[0].notes == item.notes
 
 
 def test_the_per_page_time_limit_is_a_clear_reason(tmp_path: Path) -> None:
