@@ -191,8 +191,8 @@ def fill_missing_pages(pdf_path: Path, pages: Sequence[str], limits: OcrLimits) 
         result.notes.append(f"{_no_layer(numbers)}; OCR is off (CHATBOT_OCR=off)")
         return result
     deadline = time.monotonic() + limits.file_seconds * FILE_BUDGET_SHARE
-    try:
-        time_limited(warm_up, seconds=START_TIMEOUT_S)
+    try:  # the engine's start counts against the file's budget too
+        time_limited(warm_up, seconds=max(min(START_TIMEOUT_S, deadline - time.monotonic()), 1.0))
     except OcrUnavailable as exc:
         result.notes.append(f"{_no_layer(numbers)}; {str(exc).split('; ', 1)[-1]}")
         return result
