@@ -19,7 +19,7 @@ LOCKED := $(BIN)/uv pip install --python $(BIN)/python --require-hashes --no-dep
 PROJECT := $(BIN)/uv pip install --python $(BIN)/python --no-deps --no-build-isolation -e .
 endif
 
-.PHONY: chat test install install-test install-bench lock check-lock wheel-check doctor lint models ingest ui \
+.PHONY: chat test install install-test install-bench install-ocr lock check-lock wheel-check doctor lint models ingest ui \
 	eval bench-ingest bench-latency clean
 
 $(BIN)/python:
@@ -46,10 +46,17 @@ $(VENV)/.installed-bench: pyproject.toml requirements/bench.lock | $(INSTALL_TOO
 	$(PROJECT)
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-ocr: pyproject.toml requirements/ocr.lock | $(INSTALL_TOOL)
+	$(LOCKED) requirements/ocr.lock
+	$(PROJECT)
+	touch $@ $(VENV)/.installed
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 # benchmarks/scale.py's plot and benchmarks/keyword_engines.py (the `bench` extra)
 install-bench: $(VENV)/.installed-bench
+# OCR of scanned PDF pages (the `ocr` extra; the test lock includes it)
+install-ocr: $(VENV)/.installed-ocr
 
 lock: install $(BIN)/uv
 	$(BIN)/python scripts/lock.py

@@ -73,7 +73,7 @@ def cite(passages: Sequence[Passage], claims_for: dict[int, list[str]]) -> list[
             Citation(
                 n=n, source=passage.source, chunk_id=passage.chunk_id, text=passage.text,
                 start=passage.start, end=passage.end, page=passage.page,
-                support_start=s_start, support_end=s_end,
+                support_start=s_start, support_end=s_end, ocr=passage.ocr,
             )
         )
     return citations

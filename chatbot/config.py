@@ -9,7 +9,7 @@ import ipaddress
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     AliasChoices,
@@ -203,6 +203,21 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds one PDF, DOCX or HTML file may take to read (in a worker process "
         "that is stopped when late); the file is then skipped with this reason.",
+    )
+    ocr: Literal["auto", "off"] = Field(
+        default="auto",
+        description="OCR of PDF pages without a text layer (scans): auto reads them when the "
+        "ocr extra is installed (make install-ocr), off never does; either way such pages are "
+        "named in the ingest report when they are not read.",
+    )
+    ocr_max_pages: int = Field(
+        default=50, ge=1, description="At most this many pages of one PDF are OCR'd."
+    )
+    ocr_page_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds OCR may take for one page (in a worker process that is stopped "
+        "when late); the page is then left out and named in the ingest report.",
     )
     lock_timeout: float = Field(
         default=300.0,

@@ -102,7 +102,7 @@ def fit_context(
             keep = cut if cut > 0 else keep
             kept[0] = Passage(
                 first.chunk_id, first.source, first.text[:keep], first.start,
-                first.start + keep, first.score, first.page, first.scores,
+                first.start + keep, first.score, first.page, first.scores, first.ocr,
             )
             notes.append(f"trimmed passage from {first.source} to {keep} characters to fit")
     kept = by_source(kept)
@@ -156,5 +156,5 @@ def focus(
         end = cut if cut > start else start + max_chars
     return Passage(
         passage.chunk_id, passage.source, text[start:end], passage.start + start,
-        passage.start + end, passage.score, passage.page, passage.scores,
+        passage.start + end, passage.score, passage.page, passage.scores, passage.ocr,
     )

@@ -97,6 +97,17 @@ def check_extractors() -> Iterator[Check]:
             yield _ok(f"{kind} extractor", ", ".join(EXTRACTOR_MODULES[kind]) + " import")
 
 
+def check_ocr() -> Check:
+    """OCR of scanned PDF pages is the optional `ocr` extra: its absence is a note."""
+    from chatbot.ocr import INSTALL_OCR, status
+
+    problem = status()
+    if problem is None:
+        return _ok("ocr", "rapidocr_onnxruntime imports: scanned PDF pages are OCR'd")
+    fix = problem.split("; ", 1)[-1] if "; " in problem else INSTALL_OCR
+    return Check("ocr", "note", problem.split("; ", 1)[0], fix)
+
+
 # --- settings ------------------------------------------------------------------------------------
 def check_settings(make: SettingsFactory) -> tuple[Check, Settings | None]:
     """Build the settings; on failure name each bad variable and pydantic's message, never the
@@ -269,7 +280,7 @@ def check_collection(settings: Settings, vectors: Any) -> Check:
 
 # --- the whole run -------------------------------------------------------------------------------
 def run_doctor(make_settings: SettingsFactory) -> list[Check]:
-    checks = [check_python(), check_lock(), *check_extractors()]
+    checks = [check_python(), check_lock(), *check_extractors(), check_ocr()]
     settings_check, settings = check_settings(make_settings)
     checks.append(settings_check)
     if settings is None:

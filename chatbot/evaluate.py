@@ -282,7 +282,7 @@ def _citation_json(citation: Any) -> dict[str, Any]:
     data = asdict(citation)
     return {
         key: data[key]
-        for key in ("n", "source", "chunk_id", "start", "end", "page", "text")
+        for key in ("n", "source", "chunk_id", "start", "end", "page", "ocr", "text")
         if key in data
     }
 

@@ -92,6 +92,7 @@ class DocumentWrite:
     recipe: str
     text: str = ""
     page_starts: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the report (pages left out)
     chunks: list[Chunk] | None = None  # None: same text as indexed, only the stat changed
     vectors: dict[str, list[float]] = field(default_factory=dict)  # by chunk id
 

@@ -33,7 +33,7 @@ from chatbot.loaders import LoadedDocument, LoadLimits, MissingDependencyError, 
 from chatbot.locking import guarded_write
 from chatbot.models import FileReport, IngestReport
 from chatbot.records import KnownDocument
-from chatbot.splitting import split_text
+from chatbot.splitting import mark_ocr, split_text
 
 #: Called as progress(stage, done, total) with stage "files" or "embed".
 ProgressFn = Callable[[str, int, int], None]
@@ -65,6 +65,8 @@ def recipe(index: Index) -> str:
 def fingerprint(index: Index, document: LoadedDocument) -> str:
     """Changes with the text and with anything that changes how it is chunked."""
     layout = f"{int(document.markdown)}/{','.join(map(str, document.page_starts))}"
+    if document.ocr_pages:
+        layout += f"/ocr:{','.join(map(str, document.ocr_pages))}"
     return hashlib.sha256(f"{recipe(index)}/{layout}\0{document.text}".encode()).hexdigest()
 
 
@@ -102,15 +104,15 @@ def read(
         return None
     write = DocumentWrite(
         str(item.real), str(item.root), name, stat, fingerprint(index, document), current,
-        document.text, list(document.page_starts),
+        document.text, list(document.page_starts), list(document.notes),
     )
     if known and known.fingerprint == write.fingerprint:
         return write  # same text, new mtime: the commit only remembers the new stat
     settings = index.settings
-    write.chunks = split_text(
+    write.chunks = mark_ocr(split_text(
         document.text, name, settings.chunk_size, settings.chunk_overlap,
         markdown=document.markdown, page_starts=document.page_starts,
-    )
+    ), document.ocr_pages)
     if not write.chunks:
         reason = f"no text to index (only repeated boilerplate){kept}"
         report.files.append(FileReport(name, "skipped", reason=reason))
@@ -210,13 +212,15 @@ def _commit(
             else:
                 again.append(item)
         results = index.commit(space, [write for _, write in ready])
-    for (item, _), result in zip(ready, results, strict=True):
+    for (item, write), result in zip(ready, results, strict=True):
         if result.status == "changed":
             again.append(item)
             continue
         report.chunks_written += result.written
         report.chunks_deleted += result.deleted
-        report.files.append(FileReport(result.source, result.status, chunks=result.chunks))
+        report.files.append(
+            FileReport(result.source, result.status, chunks=result.chunks, notes=write.notes)
+        )
     return again
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from chatbot import docx_text
 from chatbot.errors import InstallError
+from chatbot.ocr import OcrLimits, fill_missing_pages
 from chatbot.worker import TimeLimitExceeded, WorkerDied, time_limited
 
 
@@ -72,6 +73,7 @@ class LoadLimits:
     max_pages: int = 2_000
     max_paragraphs: int = 100_000
     seconds: float = 120.0
+    ocr: OcrLimits = field(default_factory=OcrLimits)
 
     @classmethod
     def from_settings(cls, settings: Any) -> LoadLimits:
@@ -81,6 +83,7 @@ class LoadLimits:
             max_pages=settings.max_file_pages,
             max_paragraphs=settings.max_file_paragraphs,
             seconds=settings.load_timeout,
+            ocr=OcrLimits.from_settings(settings),
         )
 
     def check_chars(self, count: int) -> None:
@@ -97,6 +100,9 @@ class LoadedDocument:
     markdown: bool = False
     #: Offsets where each page begins (PDFs); empty for formats without pages.
     page_starts: list[int] = field(default_factory=list)
+    #: Pages (1-based) whose text came from OCR, and what the ingest report should mention.
+    ocr_pages: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
@@ -258,9 +264,11 @@ def load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
             raise SkipFile(f"corrupt or unreadable PDF ({_first_line(exc)})") from None
     if not pages:
         raise SkipFile("PDF has no pages")
-    document = join_pages(pages)
+    ocr = fill_missing_pages(path, pages, limits.ocr)  # pages without a text layer
+    document = join_pages(ocr.pages)
+    document.ocr_pages, document.notes = ocr.ocr_pages, ocr.notes
     if not document.text.strip():
-        raise SkipFile("PDF has no extractable text (scanned images need OCR first)")
+        raise SkipFile("; ".join(ocr.notes) or "PDF has no extractable text")
     return document
 
 

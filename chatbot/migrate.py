@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from chatbot.vectors import PAGE, Collection
 
 #: A chunk row as `records.insert_chunks` takes it.
-Row = tuple[str, str, int, int, int, int | None, str]
+Row = tuple[str, str, int, int, int, int | None, str, bool]
 
 
 def chunks_from_chroma(collection: Collection) -> list[Row]:
@@ -32,4 +32,5 @@ def _rows(collection: Collection) -> Iterator[Row]:
             yield (
                 str(key), str(meta["source"]), int(meta["start"]), int(meta["end"]),
                 int(meta.get("chunk_index", 0)), int(page) if page is not None else None, text,
+                bool(meta.get("ocr", False)),
             )

@@ -18,6 +18,8 @@ class Chunk:
     end: int
     index: int
     page: int | None = None
+    #: The page had no text layer: this text was read by OCR (chatbot/ocr.py).
+    ocr: bool = False
 
     def metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -28,6 +30,8 @@ class Chunk:
         }
         if self.page is not None:
             meta["page"] = self.page
+        if self.ocr:
+            meta["ocr"] = True
         return meta
 
 
@@ -43,6 +47,7 @@ class Passage:
     score: float
     page: int | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    ocr: bool = False  # the text was read from a scanned page by OCR
 
 
 @dataclass
@@ -59,6 +64,8 @@ class Citation:
     #: Offsets (into the document) of the sentence inside the passage that supports the claim.
     support_start: int | None = None
     support_end: int | None = None
+    #: The page had no text layer: the passage was read by OCR and may contain its misreadings.
+    ocr: bool = False
 
 
 @dataclass
@@ -188,6 +195,8 @@ class FileReport:
     status: str  # added | updated | unchanged | removed | skipped
     chunks: int = 0
     reason: str = ""
+    #: What was left out of an ingested file (e.g. a scanned page OCR could not read).
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     position INTEGER NOT NULL,
     page INTEGER,
     text TEXT NOT NULL,
-    terms TEXT NOT NULL
+    terms TEXT NOT NULL,
+    ocr INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_id ON chunks (collection, id);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks (collection, source);
@@ -89,6 +90,7 @@ class ChunkRow:
     position: int
     page: int | None
     text: str
+    ocr: bool = False  # read from a scanned page by OCR
 
 
 def keyword_index(physical: str) -> KeywordIndex:
@@ -133,6 +135,8 @@ def create_schema(db: sqlite3.Connection) -> None:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 db.execute(statement)
+        if "ocr" not in {row[1] for row in db.execute("PRAGMA table_info(chunks)")}:
+            db.execute("ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0")
         db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
 
 
@@ -195,7 +199,7 @@ def source_owner(db: sqlite3.Connection, physical: str, source: str) -> str | No
     return str(row[0]) if row else None
 
 
-_CHUNK = 'SELECT rowid, id, source, start, "end", position, page, text FROM chunks'
+_CHUNK = 'SELECT rowid, id, source, start, "end", position, page, text, ocr FROM chunks'
 
 
 def chunk_rows(db: sqlite3.Connection, physical: str, ids: Sequence[str]) -> dict[str, ChunkRow]:
@@ -259,21 +263,21 @@ def delete_document(db: sqlite3.Connection, physical: str, source: str) -> list[
 def insert_chunks(
     db: sqlite3.Connection,
     physical: str,
-    rows: Sequence[tuple[str, str, int, int, int, int | None, str]],
+    rows: Sequence[tuple[str, str, int, int, int, int | None, str, bool]],
 ) -> None:
-    """Store chunks given as (id, source, start, end, position, page, text) and index them
-    (their terms are kept beside them: removal and exact scoring need them)."""
+    """Store chunks given as (id, source, start, end, position, page, text, ocr) and index
+    them (their terms are kept beside them: removal and exact scoring need them)."""
     if not rows:
         return
     first = int(db.execute("SELECT COALESCE(MAX(rowid), 0) FROM chunks").fetchone()[0]) + 1
     numbered = [(first + n, physical, *row, terms(row[6])) for n, row in enumerate(rows)]
     db.executemany(
         "INSERT INTO chunks "
-        '(rowid, collection, id, source, start, "end", position, page, text, terms) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        '(rowid, collection, id, source, start, "end", position, page, text, ocr, terms) '
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         numbered,
     )
-    keyword_index(physical).add(db, [(row[0], row[9]) for row in numbered])
+    keyword_index(physical).add(db, [(row[0], row[10]) for row in numbered])
 
 
 def chunk_terms(db: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, str]:

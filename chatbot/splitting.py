@@ -12,7 +12,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chatbot.models import Chunk
 from chatbot.sentences import sentence_spans
@@ -207,3 +207,9 @@ def split_text(
                 next_first -= 1
             first = next_first
     return chunks
+
+
+def mark_ocr(chunks: list[Chunk], ocr_pages: Sequence[int]) -> list[Chunk]:
+    """Flag the chunks of pages whose text was read by OCR (chunks never cross a page)."""
+    pages = set(ocr_pages)
+    return [replace(c, ocr=True) if c.page in pages else c for c in chunks] if pages else chunks

@@ -56,6 +56,7 @@ def print_citations(citations: Any) -> None:
     """Numbered passages under an answer or a summary: source, page, offsets, the text."""
     for c in citations:
         where = f", page {c.page}" if c.page else ""
+        where += " (OCR)" if c.ocr else ""
         span = f"{where} (chars {c.start}-{c.end})"
         out.print(line((f"[{c.n}]", "bold"), " ", plain(c.source), span))
         out.print(plain(f"    {c.text}", "dim", lines=True))

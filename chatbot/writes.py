@@ -153,7 +153,7 @@ def _replace(db: sqlite3.Connection, physical: str, plan: _Plan) -> None:
         db,
         physical,
         [
-            (key, plan.name, c.start, c.end, c.index, c.page, c.text)
+            (key, plan.name, c.start, c.end, c.index, c.page, c.text, c.ocr)
             for key, c in zip(plan.ids, chunks, strict=True)
         ],
     )

@@ -4,6 +4,9 @@
     runtime.lock  [project.dependencies] + [build-system].requires: what `make chat` installs
     test.lock     the same plus the `test` extra, constrained to the runtime pins
     bench.lock    the same plus the `bench` extra (plots, the keyword-engine comparison)
+    ocr.lock      the same plus the `ocr` extra (rapidocr-onnxruntime, opencv-python)
+
+The test lock also holds the `ocr` extra, so `make test` and CI run the OCR tests.
 
 `python scripts/lock.py` regenerates them with uv (existing pins are kept unless a changed
 requirement needs another version; UPGRADE=1 moves everything to the newest releases). Each
@@ -31,6 +34,12 @@ from chatbot.lockfile import DIGEST_PREFIX, Lock, LockError, inputs_digest, read
 ROOT = Path(__file__).resolve().parent.parent
 LOCKS = ROOT / "requirements"
 PYTHON = "3.11"
+#: Each lock beyond the runtime one and the extras it adds (the test lock runs the OCR tests).
+LOCKED_EXTRAS: dict[str, tuple[str, ...]] = {
+    "test": ("test", "ocr"),
+    "bench": ("bench",),
+    "ocr": ("ocr",),
+}
 
 
 class LockInput(NamedTuple):
@@ -50,11 +59,12 @@ def lock_inputs(root: Path = ROOT) -> dict[str, LockInput]:
         "tools": LockInput(tools, tools, []),
         "runtime": LockInput([*runtime, *build], build, ["pyproject.toml"]),
         **{
-            extra: LockInput(
-                [*runtime, *extras[extra], *build], build,
-                ["pyproject.toml", "--extra", extra, "-c", "requirements/runtime.lock"],
+            name: LockInput(
+                [*runtime, *(r for e in wanted for r in extras[e]), *build], build,
+                ["pyproject.toml", *(a for e in wanted for a in ("--extra", e)),
+                 "-c", "requirements/runtime.lock"],
             )
-            for extra in ("test", "bench")
+            for name, wanted in LOCKED_EXTRAS.items()
         },
     }
 
@@ -108,7 +118,7 @@ def check_all(root: Path = ROOT) -> list[str]:
             problems.append(str(exc))
             continue
         problems += check_lock(name, locks[name], requirements)
-    for extra in ("test", "bench"):
+    for extra in LOCKED_EXTRAS:
         if "runtime" not in locks or extra not in locks:
             continue
         pinned = {(p.name, p.marker): p.version for p in locks[extra].pins}

@@ -22,6 +22,7 @@ from chatbot.loaders import (
     load,
     normalize,
 )
+from chatbot.ocr import OcrLimits
 from chatbot.pipeline import Pipeline
 
 DATA = Path(__file__).resolve().parent / "data" / "ingest"
@@ -299,9 +300,11 @@ def test_limits_come_from_the_settings() -> None:
 
     settings = Settings(
         max_file_mb=2, max_file_chars=5000, max_file_pages=7, max_file_paragraphs=9,
-        load_timeout=3.5, _env_file=None,  # type: ignore[call-arg]
+        load_timeout=3.5, ocr="off", ocr_max_pages=4, ocr_page_seconds=1.5,
+        _env_file=None,  # type: ignore[call-arg]
     )
-    assert LoadLimits.from_settings(settings) == LoadLimits(2 * MB, 5000, 7, 9, 3.5)
+    ocr = OcrLimits(mode="off", max_pages=4, page_seconds=1.5, file_seconds=3.5)
+    assert LoadLimits.from_settings(settings) == LoadLimits(2 * MB, 5000, 7, 9, 3.5, ocr)
 
 
 # --- fuzzing: no input raises anything but SkipFile (bounded for CI) ----------------------------

@@ -91,7 +91,7 @@ def test_the_committed_locks_match_pyproject() -> None:
 def repo_copy(tmp_path: Path) -> Path:
     (tmp_path / "requirements").mkdir()
     shutil.copy(REPO / "pyproject.toml", tmp_path)
-    for name in ("tools.in", "tools.lock", "runtime.lock", "test.lock", "bench.lock"):
+    for name in ("tools.in", "tools.lock", "runtime.lock", "test.lock", "bench.lock", "ocr.lock"):
         shutil.copy(REPO / "requirements" / name, tmp_path / "requirements" / name)
     return tmp_path
 

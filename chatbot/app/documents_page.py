@@ -113,9 +113,14 @@ def _report_section() -> None:
         if item.status == "skipped":
             name, reason = views.md_escape(item.source), views.md_escape(item.reason)
             st.warning(f"Skipped **{name}**: {reason}")
+        for note in item.notes:
+            st.info(f"**{views.md_escape(item.source)}**: {views.md_escape(note)}")
     st.dataframe(
         [
-            {"file": f.source, "status": f.status, "chunks": f.chunks, "reason": f.reason}
+            {
+                "file": f.source, "status": f.status, "chunks": f.chunks,
+                "reason": "; ".join([f.reason, *f.notes] if f.reason else f.notes),
+            }
             for f in report.files
         ],
         hide_index=True,

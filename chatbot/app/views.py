@@ -127,13 +127,14 @@ def passage_html(citation: Citation) -> str:
 
 def location(citation: Citation) -> str:
     """Where the passage is: page (when known) and character offsets into the document."""
-    where = f"page {citation.page}, " if citation.page else ""
+    where = f"page {citation.page}{' (OCR)' if citation.ocr else ''}, " if citation.page else ""
     return f"{where}characters {citation.start}–{citation.end}"
 
 
 def citation_label(citation: Citation) -> str:
     """Expander label: number chip and source (Markdown-escaped: the name is user data)."""
     page = f" · p. {citation.page}" if citation.page else ""
+    page += " · OCR" if citation.ocr else ""
     return f"**[{citation.n}]** {md_escape(citation.source)}{md_escape(page)}"
 
 

@@ -43,6 +43,8 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
                 console.print(line(("skipped", "yellow"), " ", item.source, ": ", item.reason))
             elif item.status != "unchanged":
                 console.print(line(f"{item.status} ", item.source, f" ({item.chunks} chunks)"))
+            for note in item.notes:
+                console.print(line(("  note", "yellow"), " ", item.source, ": ", note))
         console.print(plain(report.summary()))
     ingested = report.count("added") + report.count("updated") + report.count("unchanged")
     if not ingested and not report.count("removed"):

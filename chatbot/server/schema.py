@@ -174,6 +174,10 @@ class FileReportOut(BaseModel):
     status: Literal["added", "updated", "unchanged", "removed", "skipped"]
     chunks: int
     reason: str
+    notes: list[str] = Field(
+        default_factory=list,
+        description="What was left out of an ingested file, e.g. a scanned page not OCR'd.",
+    )
 
 
 class IngestReportOut(BaseModel):
