@@ -39,7 +39,7 @@ from chatbot.splitting import split_text
 ProgressFn = Callable[[str, int, int], None]
 
 #: Bump when splitting changes in a way that should re-chunk unchanged files.
-SPLITTER_VERSION = 3
+SPLITTER_VERSION = 4
 #: Embedding batches per commit: a larger pool sorts by length better (less padding), and each
 #: commit is one short hold of the write lock.
 WRITE_BATCHES = 16
@@ -65,6 +65,7 @@ def recipe(index: Index) -> str:
 def fingerprint(index: Index, document: LoadedDocument) -> str:
     """Changes with the text and with anything that changes how it is chunked."""
     layout = f"{int(document.markdown)}/{','.join(map(str, document.page_starts))}"
+    layout += "/" + ",".join(f"{a}-{b}" for a, b in document.tables)
     return hashlib.sha256(f"{recipe(index)}/{layout}\0{document.text}".encode()).hexdigest()
 
 
@@ -109,7 +110,7 @@ def read(
     settings = index.settings
     write.chunks = split_text(
         document.text, name, settings.chunk_size, settings.chunk_overlap,
-        markdown=document.markdown, page_starts=document.page_starts,
+        markdown=document.markdown, page_starts=document.page_starts, tables=document.tables,
     )
     if not write.chunks:
         reason = f"no text to index (only repeated boilerplate){kept}"

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatbot import docx_text
+from chatbot import docx_text, tables
 from chatbot.errors import InstallError
 from chatbot.worker import TimeLimitExceeded, WorkerDied, time_limited
 
@@ -97,6 +97,8 @@ class LoadedDocument:
     markdown: bool = False
     #: Offsets where each page begins (PDFs); empty for formats without pages.
     page_starts: list[int] = field(default_factory=list)
+    #: `(start, end)` of each table's lines (see `chatbot.tables`): the splitter keeps rows whole.
+    tables: list[tuple[int, int]] = field(default_factory=list)
 
 
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
@@ -194,7 +196,8 @@ def load_html(path: Path, limits: LoadLimits) -> LoadedDocument:
             raise SkipFile(f"unreadable HTML ({_first_line(exc)})") from None
     if not text:
         raise SkipFile("no main text found in the HTML page")
-    return LoadedDocument(normalize(text), markdown=True)
+    body, spans = tables.assemble_markdown(text, normalize)
+    return LoadedDocument(body, markdown=True, tables=spans)
 
 
 def _content_keys(page: Any) -> tuple[Any, ...]:
@@ -264,19 +267,21 @@ def load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
     return document
 
 
-def _docx_blocks(document: Any, limits: LoadLimits) -> Iterator[str]:
-    """The document's lines (see `docx_text.lines`) within the paragraph and character caps."""
-    chars = 0
-    for count, line in enumerate(docx_text.lines(document), 1):
+def _docx_blocks(document: Any, limits: LoadLimits) -> Iterator[str | tables.Table]:
+    """The document's lines and tables (see `docx_text.blocks`) within the paragraph (and
+    table row) and character caps."""
+    chars = count = 0
+    for block in docx_text.blocks(document):
+        rows = block.rows if isinstance(block, tables.Table) else [[block]]
+        count += max(len(rows), 1)
         if count > limits.max_paragraphs:
             raise SkipFile(
                 f"more than {limits.max_paragraphs:,} paragraphs and table rows "
                 "(CHATBOT_MAX_FILE_PARAGRAPHS)"
             )
-        if line:
-            chars += len(line)
-            limits.check_chars(chars)
-            yield line
+        chars += sum(len(cell) for row in rows for cell in row)
+        limits.check_chars(chars)
+        yield block
 
 
 def load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:
@@ -285,7 +290,12 @@ def load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:
 
     try:
         document = docx.Document(str(path))
-        blocks = list(_docx_blocks(document, limits))
+        out = tables.Assembler(normalize)
+        for block in _docx_blocks(document, limits):
+            if isinstance(block, tables.Table):
+                out.table(block)
+            else:
+                out.text(block)
     except SkipFile:
         raise
     except (OpcError, zipfile.BadZipFile, KeyError):
@@ -294,7 +304,8 @@ def load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:
         ) from None
     except Exception as exc:  # malformed XML inside a valid zip, and such
         raise SkipFile(f"corrupt .docx ({_first_line(exc)})") from None
-    return LoadedDocument(normalize("\n\n".join(blocks)), markdown=True)
+    text, spans = out.result()
+    return LoadedDocument(text, markdown=True, tables=spans)
 
 
 Loader = Callable[[Path, LoadLimits], LoadedDocument]
