@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatbot import docx_text, tables
+from chatbot import docx_text, pdf_tables, tables
 from chatbot.errors import InstallError
 from chatbot.worker import TimeLimitExceeded, WorkerDied, time_limited
 
@@ -47,7 +47,7 @@ class MissingDependencyError(InstallError, ImportError):
 #: project since lxml 5.2, imported by trafilatura at import time).
 EXTRACTOR_MODULES: dict[str, tuple[str, ...]] = {
     "html": ("lxml_html_clean", "trafilatura"),
-    "pdf": ("pypdf",),
+    "pdf": ("pypdf", "pdfplumber"),
     "docx": ("docx",),
 }
 
@@ -261,7 +261,10 @@ def load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
             raise SkipFile(f"corrupt or unreadable PDF ({_first_line(exc)})") from None
     if not pages:
         raise SkipFile("PDF has no pages")
+    with _quiet("pypdf"), _quiet("pdfminer"):  # ruled tables become rows with column names
+        pages, page_tables = pdf_tables.with_tables(path, reader, pages, normalize)
     document = join_pages(pages)
+    document.tables = pdf_tables.document_spans(document.text, document.page_starts, page_tables)
     if not document.text.strip():
         raise SkipFile("PDF has no extractable text (scanned images need OCR first)")
     return document
