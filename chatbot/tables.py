@@ -161,13 +161,19 @@ class Assembler:
 _ROW = re.compile(r"\|.*\|")
 _SEPARATOR = re.compile(r"\|(?:\s*:?-{3,}:?\s*\|)+")
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
+#: trafilatura escapes these in text; unescaped, they are its emphasis (`**b**`, `*i*`).
+_ESCAPED = re.compile(r"\\([*_|])")
 _EMPHASIS = re.compile(r"(\*\*|__|\*|_)(\S(?:.*?\S)?)\1")
+#: Stand-ins for escaped characters while emphasis is removed (private use code points).
+_HIDE = {"*": "\ue000", "_": "\ue001", "|": "\ue002"}
+_SHOW = str.maketrans({v: k for k, v in _HIDE.items()})
 
 
 def _markdown_cells(line: str) -> list[str]:
-    inner = line.strip()[1:-1]
-    cells = [c.strip().replace("\\|", "|") for c in _CELL_SPLIT.split(inner)]
-    return [_EMPHASIS.sub(r"\2", c) for c in cells]
+    """The cells of a `| a | b |` line as plain text: emphasis dropped, escapes undone."""
+    inner = _ESCAPED.sub(lambda m: _HIDE[m.group(1)], line.strip()[1:-1])
+    cells = [_EMPHASIS.sub(r"\2", c.strip()) for c in inner.split("|")]
+    return [c.translate(_SHOW) for c in cells]
 
 
 def _markdown_table(lines: Sequence[str]) -> Table:
