@@ -57,7 +57,7 @@ def write_pdf(path: Path, pages: Sequence[Page]) -> Path:
     ]
     kids = []
     for page in pages:
-        stream = "\n".join(page.ops).encode("latin-1")
+        stream = "\n".join(page.ops).encode("latin-1", "replace")
         objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream))
         content = len(objects)
         objects.append(

@@ -245,3 +245,31 @@ def test_a_question_about_one_cell_is_answered_and_cited(
         assert text[citation.start : citation.end] == citation.text
         assert citation.support_start is not None and citation.support_end is not None
         assert text[citation.support_start : citation.support_end] == row
+
+
+@pytest.mark.slow
+def test_the_embedded_model_answers_about_one_cell_and_cites_its_row(tmp_path: Path) -> None:
+    """The real MiniLM embeddings and GGUF model on a small generated PDF table."""
+    table = [
+        ["Station", "Altitude (m)", "Rainfall (mm)"],
+        ["Aral", "53", "131"],
+        ["Turkestan", "207", "204"],
+        ["Balkhash", "342", "178"],
+        ["Zhezkazgan", "346", "152"],
+        ["Shymkent", "512", "598"],
+    ]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    page = Page().text("Annual rainfall at five weather stations in Kazakhstan, 2022.")
+    write_pdf(docs / "rain.pdf", [page.table(table, col_width=150)])
+    settings = Settings(
+        llm_provider="local", embeddings_provider="local", data_dir=tmp_path / "data",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    pipeline = Pipeline.build(settings)
+    pipeline.index.ingest([docs])
+    answer = ask(pipeline, "How much rainfall did the Balkhash station get in 2022?")
+    assert not answer.abstained, answer.notes
+    assert "178" in answer.answer, answer.answer
+    row = "Station: Balkhash | Altitude (m): 342 | Rainfall (mm): 178"
+    assert any(row in c.text for c in answer.citations), answer.citations
