@@ -79,22 +79,23 @@ def _column_names(header: Sequence[Sequence[str]], width: int) -> list[str]:
 
 def row_line(names: Sequence[str], cells: Sequence[str]) -> str:
     """"Name: value | Name: value"; empty cells are left out, unnamed cells stand alone, and a
-    merged cell repeated across columns appears once."""
+    merged cell repeated across columns of one name (or none) appears once."""
     parts: list[str] = []
     previous = None
     for col, cell in enumerate(cells):
-        if not cell or cell == previous:
-            continue
-        previous = cell
         name = names[col] if col < len(names) else ""
+        if not cell or (cell, name) == previous:
+            continue
+        previous = (cell, name)
         parts.append(f"{name}: {cell}" if name and name != cell else cell)
     return " | ".join(parts)
 
 
 def _caption_row(row: Sequence[str]) -> str | None:
-    """The text of a row that holds only a title (one filled cell over a wider table)."""
-    filled = [c for c in row if c]
-    return filled[0] if len(filled) == 1 and len(row) > 1 else None
+    """The text of a row that holds only a title (one value, maybe merged across the row,
+    over a wider table)."""
+    filled = {c for c in row if c}
+    return filled.pop() if len(filled) == 1 and len(row) > 1 else None
 
 
 def render(table: Table) -> tuple[list[str], bool]:
@@ -104,8 +105,10 @@ def render(table: Table) -> tuple[list[str], bool]:
     rows = [r for r in rows if any(r)]
     caption = clean(table.caption)
     explicit = table.header_rows
-    if rows and explicit and (title := _caption_row(rows[0])) and len(rows) > 1:
-        caption, rows, explicit = caption or title, rows[1:], explicit - 1
+    if len(rows) > 1 and (title := _caption_row(rows[0])):
+        caption, rows = caption or title, rows[1:]
+        if explicit:  # the title was the only marked row: guess the header below it
+            explicit = explicit - 1 or None
     width = max((len(r) for r in rows), default=0)
     if width < 2:
         return [line for line in [caption, *(r[0] for r in rows if r)] if line], False

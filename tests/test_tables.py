@@ -65,7 +65,11 @@ def test_caption_rows_merged_cells_and_two_header_rows() -> None:
     assert render(table) == (
         ["GDP by country", "Country: Kazakhstan | GDP 2021: 190 | GDP 2022: 225"], True
     )
-    assert row_line(["A", "B", "C"], ["x", "x", "y|z"]) == "A: x | C: y|z"
+    # A merged cell repeats in each column it spans (DOCX): once per column name.
+    assert row_line(["A", "A", "C"], ["x", "x", "y|z"]) == "A: x | C: y|z"
+    assert row_line(["A", "B"], ["x", "x"]) == "A: x | B: x"
+    merged_title = Table([["Rainfall", "Rainfall"], ["Aral", "131"], ["Balkhash", "178"]])
+    assert render(merged_title) == (["Rainfall", "Aral | 131", "Balkhash | 178"], True)
 
 
 def test_a_single_column_is_plain_lines_not_a_table() -> None:
