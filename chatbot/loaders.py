@@ -262,7 +262,9 @@ def load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
     if not pages:
         raise SkipFile("PDF has no pages")
     with _quiet("pypdf"), _quiet("pdfminer"):  # ruled tables become rows with column names
-        pages, page_tables = pdf_tables.with_tables(path, reader, pages, normalize)
+        pages, page_tables = pdf_tables.with_tables(
+            path, reader, pages, normalize, budget=limits.seconds / 2
+        )
     document = join_pages(pages)
     document.tables = pdf_tables.document_spans(document.text, document.page_starts, page_tables)
     if not document.text.strip():

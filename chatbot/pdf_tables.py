@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -172,10 +173,16 @@ def _page_blocks(page: Any) -> list[str | Table] | None:
 
 
 def with_tables(
-    path: Path, reader: Any, pages: list[str], normalize: Callable[[str], str]
+    path: Path,
+    reader: Any,
+    pages: list[str],
+    normalize: Callable[[str], str],
+    budget: float = float("inf"),
 ) -> tuple[list[str], list[list[tuple[int, int]]]]:
     """`pages` with each page that holds ruled tables rewritten (already normalised) and the
-    table spans of each page, relative to the page's text."""
+    table spans of each page, relative to the page's text. Once the table finder has used
+    `budget` seconds, the remaining pages keep pypdf's text (a file of thousands of ruled
+    pages must still load within its time limit)."""
     spans: list[list[tuple[int, int]]] = [[] for _ in pages]
     candidates = [i for i, text in enumerate(pages) if text.strip() and _grid(reader, i)]
     if not candidates:
@@ -189,7 +196,11 @@ def with_tables(
         except Exception as exc:  # pypdf read it; keep its text
             log.debug("pdfplumber cannot open %s: %s", path, exc)
             return pages, spans
+        deadline = time.monotonic() + budget
         for i in candidates:
+            if time.monotonic() > deadline:
+                log.info("tables not read past page %d of %s (time budget)", i, path)
+                break
             try:
                 blocks = _page_blocks(pdf.pages[i])
             except Exception as exc:  # the table finder's failure costs only the tables

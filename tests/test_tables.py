@@ -191,6 +191,15 @@ def test_grid_drawn_by_translated_cells_is_seen(tmp_path: Path) -> None:
     assert pdf_tables.draws_grid(PdfReader(write_pdf(tmp_path / "c.pdf", [page])).pages[0])
 
 
+def test_past_its_time_budget_the_table_finder_stops(tmp_path: Path) -> None:
+    path = gdp_pdf(tmp_path / "gdp.pdf")
+    reader = PdfReader(path)
+    pages = [p.extract_text() for p in reader.pages]
+    kept, spans = pdf_tables.with_tables(path, reader, pages, normalize, budget=-1.0)
+    assert (kept, spans) == (pages, [[], []])
+    assert pdf_tables.with_tables(path, reader, pages, normalize)[1][0]
+
+
 def test_a_table_finder_failure_keeps_the_page_text(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
