@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/ingest.py --docs 160
 
-Writes N documents (paragraphs of the XQuAD English corpus, one .txt each) to a temporary
-folder, ingests them with the real local embeddings (fake chat model, never started), and
-embeds the very same chunk texts directly with `embed_documents`. The documents are split
+Writes N documents (paragraphs of the XQuAD English corpus, one .txt each, or with `--pdf` one
+text-only PDF each) to a temporary folder, ingests them with the real local embeddings (fake
+chat model, never started), and embeds the very same chunk texts directly with
+`embed_documents`. The documents are split
 into rounds and the two measurements alternate (raw, ingest, ingest, raw, ...) so that other
 load on a shared machine hits both alike. Reports pipeline chunks/s, raw chunks/s and their
 ratio (target >= 0.85), the same ratio in CPU time of this process, the share of ingest time
@@ -17,6 +18,7 @@ import argparse
 import json
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "benchmarks" / "xquad_en" / "corpus.jsonl"
 
 
-def write_documents(corpus: Path, count: int, folder: Path) -> list[Path]:
-    """One .txt per corpus row (title + paragraph); rows are reused with a copy marker if
-    more documents are asked for than the corpus holds."""
+def write_documents(corpus: Path, count: int, folder: Path, pdf: bool = False) -> list[Path]:
+    """One .txt (or, with `pdf`, one text-only PDF) per corpus row (title + paragraph); rows
+    are reused with a copy marker if more documents are asked for than the corpus holds."""
     rows = [json.loads(line) for line in corpus.read_text(encoding="utf-8").splitlines() if line]
     paths = []
     for n in range(count):
@@ -44,9 +46,25 @@ def write_documents(corpus: Path, count: int, folder: Path) -> list[Path]:
         copy = n // len(rows)
         marker = f" (copy {copy})" if copy else ""
         path = folder / f"{n:05d}-{row['id']}.txt"
-        path.write_text(f"{row['title']}{marker}\n\n{row['text']}\n", encoding="utf-8")
+        if pdf:
+            path = _write_pdf(path.with_suffix(".pdf"), f"{row['title']}{marker}", row["text"])
+        else:
+            path.write_text(f"{row['title']}{marker}\n\n{row['text']}\n", encoding="utf-8")
         paths.append(path)
     return paths
+
+
+def _write_pdf(path: Path, title: str, text: str) -> Path:
+    """A text-only PDF (tests/pdf_maker.py): the title, then the text in lines of ~90
+    characters, 40 lines a page."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pdf_maker import Page, write_pdf
+
+    lines = [title, *textwrap.wrap(text, 90)]
+    pages = [Page() for _ in range(0, len(lines), 40)]
+    for i, line in enumerate(lines):
+        pages[i // 40].text(line)
+    return write_pdf(path, pages)
 
 
 def chunk_texts(settings: Settings, paths: list[Path]) -> list[str]:
@@ -61,6 +79,7 @@ def chunk_texts(settings: Settings, paths: list[Path]) -> list[str]:
             settings.chunk_overlap,
             markdown=document.markdown,
             page_starts=document.page_starts,
+            tables=document.tables,
         )
         texts.extend(c.text for c in chunks)
     return texts
@@ -107,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="JSONL with title, text")
     parser.add_argument("--batch-size", type=int, help="CHATBOT_EMBED_BATCH_SIZE override")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--pdf", action="store_true", help="write text-only PDFs, not .txt")
     args = parser.parse_args(argv)
     if not args.corpus.is_file():
         print(f"corpus not found: {args.corpus}", file=sys.stderr)
@@ -122,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             _env_file=None,  # type: ignore[call-arg]
         ).with_overrides(**overrides)
         root.mkdir()
-        paths = write_documents(args.corpus, args.docs, root)
+        paths = write_documents(args.corpus, args.docs, root, pdf=args.pdf)
         rounds = max(1, min(args.rounds, len(paths)))
         folders = []
         for r in range(rounds):
@@ -158,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         result = {
             "docs": args.docs,
+            "format": "pdf" if args.pdf else "txt",
             "chunks": len(all_texts),
             "rounds": rounds,
             "embed_batch_size": settings.embed_batch_size,
@@ -177,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result))
     else:
         print(
-            f"{result['docs']} docs, {result['chunks']} chunks, {rounds} rounds: pipeline "
+            f"{result['docs']} {result['format']} docs, {result['chunks']} chunks, "
+            f"{rounds} rounds: pipeline "
             f"{result['pipeline_chunks_per_s']} chunks/s, raw embeddings "
             f"{result['raw_chunks_per_s']} chunks/s, ratio {result['ratio']} (target >= 0.85); "
             f"CPU-time ratio {result['cpu_ratio']}, embedding share of ingest time "

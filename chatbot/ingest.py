@@ -39,7 +39,7 @@ from chatbot.splitting import mark_ocr, split_text
 ProgressFn = Callable[[str, int, int], None]
 
 #: Bump when splitting changes in a way that should re-chunk unchanged files.
-SPLITTER_VERSION = 3
+SPLITTER_VERSION = 4
 #: Embedding batches per commit: a larger pool sorts by length better (less padding), and each
 #: commit is one short hold of the write lock.
 WRITE_BATCHES = 16
@@ -67,6 +67,7 @@ def fingerprint(index: Index, document: LoadedDocument) -> str:
     layout = f"{int(document.markdown)}/{','.join(map(str, document.page_starts))}"
     if document.ocr_pages:
         layout += f"/ocr:{','.join(map(str, document.ocr_pages))}"
+    layout += "/" + ",".join(f"{a}-{b}" for a, b in document.tables)
     return hashlib.sha256(f"{recipe(index)}/{layout}\0{document.text}".encode()).hexdigest()
 
 
@@ -111,7 +112,7 @@ def read(
     settings = index.settings
     write.chunks = mark_ocr(split_text(
         document.text, name, settings.chunk_size, settings.chunk_overlap,
-        markdown=document.markdown, page_starts=document.page_starts,
+        markdown=document.markdown, page_starts=document.page_starts, tables=document.tables,
     ), document.ocr_pages)
     if not write.chunks:
         reason = f"no text to index (only repeated boilerplate){kept}"

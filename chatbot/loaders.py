@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatbot import docx_text
+from chatbot import docx_text, pdf_tables, tables
 from chatbot.errors import InstallError
 from chatbot.ocr import OcrLimits, fill_missing_pages
 from chatbot.worker import TimeLimitExceeded, WorkerDied, time_limited
@@ -48,7 +48,7 @@ class MissingDependencyError(InstallError, ImportError):
 #: project since lxml 5.2, imported by trafilatura at import time).
 EXTRACTOR_MODULES: dict[str, tuple[str, ...]] = {
     "html": ("lxml_html_clean", "trafilatura"),
-    "pdf": ("pypdf",),
+    "pdf": ("pypdf", "pdfplumber"),
     "docx": ("docx",),
 }
 
@@ -103,6 +103,8 @@ class LoadedDocument:
     #: Pages (1-based) whose text came from OCR, and what the ingest report should mention.
     ocr_pages: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: `(start, end)` of each table's lines (see `chatbot.tables`): the splitter keeps rows whole.
+    tables: list[tuple[int, int]] = field(default_factory=list)
 
 
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
@@ -200,7 +202,8 @@ def load_html(path: Path, limits: LoadLimits) -> LoadedDocument:
             raise SkipFile(f"unreadable HTML ({_first_line(exc)})") from None
     if not text:
         raise SkipFile("no main text found in the HTML page")
-    return LoadedDocument(normalize(text), markdown=True)
+    body, spans = tables.assemble_markdown(text, normalize)
+    return LoadedDocument(body, markdown=True, tables=spans)
 
 
 def _content_keys(page: Any) -> tuple[Any, ...]:
@@ -264,27 +267,34 @@ def load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
             raise SkipFile(f"corrupt or unreadable PDF ({_first_line(exc)})") from None
     if not pages:
         raise SkipFile("PDF has no pages")
+    with _quiet("pypdf"), _quiet("pdfminer"):  # ruled tables become rows with column names
+        pages, page_tables = pdf_tables.with_tables(
+            path, reader, pages, normalize, budget=limits.seconds / 2
+        )
     ocr = fill_missing_pages(path, pages, limits.ocr)  # pages without a text layer
     document = join_pages(ocr.pages)
     document.ocr_pages, document.notes = ocr.ocr_pages, ocr.notes
+    document.tables = pdf_tables.document_spans(document.text, document.page_starts, page_tables)
     if not document.text.strip():
         raise SkipFile("; ".join(ocr.notes) or "PDF has no extractable text")
     return document
 
 
-def _docx_blocks(document: Any, limits: LoadLimits) -> Iterator[str]:
-    """The document's lines (see `docx_text.lines`) within the paragraph and character caps."""
-    chars = 0
-    for count, line in enumerate(docx_text.lines(document), 1):
+def _docx_blocks(document: Any, limits: LoadLimits) -> Iterator[str | tables.Table]:
+    """The document's lines and tables (see `docx_text.blocks`) within the paragraph (and
+    table row) and character caps."""
+    chars = count = 0
+    for block in docx_text.blocks(document):
+        rows = block.rows if isinstance(block, tables.Table) else [[block]]
+        count += max(len(rows), 1)
         if count > limits.max_paragraphs:
             raise SkipFile(
                 f"more than {limits.max_paragraphs:,} paragraphs and table rows "
                 "(CHATBOT_MAX_FILE_PARAGRAPHS)"
             )
-        if line:
-            chars += len(line)
-            limits.check_chars(chars)
-            yield line
+        chars += sum(len(cell) for row in rows for cell in row)
+        limits.check_chars(chars)
+        yield block
 
 
 def load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:
@@ -293,7 +303,12 @@ def load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:
 
     try:
         document = docx.Document(str(path))
-        blocks = list(_docx_blocks(document, limits))
+        out = tables.Assembler(normalize)
+        for block in _docx_blocks(document, limits):
+            if isinstance(block, tables.Table):
+                out.table(block)
+            else:
+                out.text(block)
     except SkipFile:
         raise
     except (OpcError, zipfile.BadZipFile, KeyError):
@@ -302,7 +317,8 @@ def load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:
         ) from None
     except Exception as exc:  # malformed XML inside a valid zip, and such
         raise SkipFile(f"corrupt .docx ({_first_line(exc)})") from None
-    return LoadedDocument(normalize("\n\n".join(blocks)), markdown=True)
+    text, spans = out.result()
+    return LoadedDocument(text, markdown=True, tables=spans)
 
 
 Loader = Callable[[Path, LoadLimits], LoadedDocument]

@@ -25,6 +25,8 @@ Spans = list[tuple[int, int]]
 #: A line that opens a list item ("- x", "* x", "1. x", "2) x", "a) x").
 _LIST_ITEM = re.compile(r"\n[ \t]*(?=(?:[-*•+]|\d{1,3}[.)]|[a-zA-Z][.)])[ \t]+\S)")
 _LINE = re.compile(r"\n")
+#: What separates the cells of a table row written by `chatbot.tables`.
+_CELL_SEPARATOR = " | "
 #: Boundaries sentencex leaves out: "?!" runs, and "." or "!" or "?" closed by a bracket.
 _EXTRA = re.compile(r"(?:[!?][!?.]+|[.!?][)\]])[\"'”’]*[ \t]+(?=[\"'“‘(]?[A-Z])")
 #: Markers (and blanks) that open a piece: they close the previous sentence.
@@ -61,10 +63,33 @@ def _cut(pattern: re.Pattern[str], text: str, start: int, end: int, *, keep: boo
     return out
 
 
+def _table_rows(text: str, start: int, end: int) -> Spans:
+    """Cut the region at every line break next to a table row (a line with " | ", as
+    `chatbot.tables` writes rows): each row is a sentence of its own."""
+    out: Spans = []
+    begin = start
+    first_end = text.find("\n", start, end)
+    previous_row = _CELL_SEPARATOR in text[start : end if first_end < 0 else first_end]
+    for match in _LINE.finditer(text, start, end):
+        line_end = text.find("\n", match.end(), end)
+        is_row = _CELL_SEPARATOR in text[match.end() : end if line_end < 0 else line_end]
+        if is_row or previous_row:
+            out.append((begin, match.start()))
+            begin = match.end()
+        previous_row = is_row
+    out.append((begin, end))
+    return out
+
+
 def _blocks(text: str, start: int, end: int, lines: bool) -> Spans:
     """Cut the region where a sentence must end whatever the segmenter says: before list
-    items, and (for model replies, `lines=True`) at every line break."""
-    return _cut(_LINE if lines else _LIST_ITEM, text, start, end, keep=False)
+    items and around table rows, and (for model replies, `lines=True`) at every line break."""
+    if lines:
+        return _cut(_LINE, text, start, end, keep=False)
+    pieces = _cut(_LIST_ITEM, text, start, end, keep=False)
+    if _CELL_SEPARATOR not in text[start:end]:
+        return pieces
+    return [cut for a, b in pieces for cut in _table_rows(text, a, b)]
 
 
 def _segment(text: str, start: int, end: int) -> Spans:

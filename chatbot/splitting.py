@@ -3,7 +3,8 @@
 Chunks are packed from whole sentences inside paragraphs; headings, page breaks and repeated
 boilerplate (paragraphs repeated in a document, running headers/footers of PDF pages) are hard
 boundaries, so a chunk is always one contiguous span `document[start:end]` that contains no
-boilerplate and never cuts a sentence unless that sentence alone exceeds the size.
+boilerplate and never cuts a sentence unless that sentence alone exceeds the size. Tables (spans
+from the loader) are packed by whole rows, one table per chunk.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from chatbot.models import Chunk
 from chatbot.sentences import sentence_spans
@@ -124,13 +125,16 @@ def _blocks(text: str, markdown: bool, page_starts: Sequence[int]) -> Iterator[S
             yield piece
 
 
-def _split_long(text: str, span: Span, size: int) -> list[Span]:
+def _split_long(text: str, span: Span, size: int, row: bool = False) -> list[Span]:
     """Cut an over-long sentence into pieces of at most `size` characters, preferring line
-    breaks in the second half of a window, then spaces, then a hard cut."""
+    breaks in the second half of a window, then spaces, then a hard cut. A table row is cut
+    between cells first (each cell keeps its column name, see `chatbot.tables`)."""
     pieces: list[Span] = []
     begin = span.start
     while span.end - begin > size:
-        cut = text.rfind("\n", begin + size // 2, begin + size)
+        cut = text.rfind(" | ", begin + 1, begin + size) if row else -1
+        if cut <= begin:
+            cut = text.rfind("\n", begin + size // 2, begin + size)
         if cut <= begin:
             cut = text.rfind(" ", begin + 1, begin + size)
         if cut <= begin:
@@ -139,34 +143,63 @@ def _split_long(text: str, span: Span, size: int) -> list[Span]:
         if piece:
             pieces.append(piece)
         begin = cut
-        while begin < span.end and text[begin].isspace():
+        while begin < span.end and (text[begin].isspace() or (row and text[begin] == "|")):
             begin += 1
     if begin < span.end:
         pieces.append(Span(begin, span.end))
     return pieces
 
 
-def _groups(text: str, page_starts: Sequence[int], markdown: bool) -> list[list[Span]]:
+@dataclass
+class _Group:
+    """Units that may share a chunk; `table` is the index of the table they are rows of."""
+
+    units: list[Span] = field(default_factory=list)
+    table: int | None = None
+    heading_only: bool = False
+
+
+def _table_of(tables: Sequence[tuple[int, int]], starts: Sequence[int], offset: int) -> int | None:
+    i = bisect_right(starts, offset) - 1
+    return i if i >= 0 and offset < tables[i][1] else None
+
+
+def _groups(
+    text: str, page_starts: Sequence[int], markdown: bool, tables: Sequence[tuple[int, int]]
+) -> list[_Group]:
     """Runs of sentence units that may share a chunk; boilerplate, page breaks and headings
-    end a run (a heading directly after another heading stays with it)."""
+    end a run (a heading directly after another heading stays with it). A table is a run of
+    its own whose units are its lines, one per row (a heading just above it may join it)."""
     breaks = sorted(page_starts[1:])
-    groups: list[list[Span]] = [[]]
-    heading_only = False
+    table_starts = [t[0] for t in tables]
+    groups = [_Group()]
     for block in _blocks(text, markdown, page_starts):
         if block is None:
-            groups.append([])
+            groups.append(_Group())
             continue
         current = groups[-1]
         crosses_page = False
-        if current:
-            i = bisect_left(breaks, current[-1].end)
+        if current.units:
+            i = bisect_left(breaks, current.units[-1].end)
             crosses_page = i < len(breaks) and breaks[i] <= block.start
+        table = _table_of(tables, table_starts, block.start)
+        if table is not None:
+            joins = current.table == table or current.heading_only or not current.units
+            if crosses_page or not joins:
+                groups.append(_Group())
+            groups[-1].table, groups[-1].heading_only = table, False
+            groups[-1].units.extend(Span(m.start(), m.end()) for m in
+                                    _LINE.finditer(text, block.start, block.end))
+            continue
         is_heading = markdown and _HEADING.match(text, block.start) is not None
-        if crosses_page or (is_heading and current and not heading_only):
-            groups.append([])
-        heading_only = is_heading and (not groups[-1] or heading_only)
-        groups[-1].extend(sentences(text, block))
-    return [g for g in groups if g]
+        if crosses_page or current.table is not None or (
+            is_heading and current.units and not current.heading_only
+        ):
+            groups.append(_Group())
+        group = groups[-1]
+        group.heading_only = is_heading and (not group.units or group.heading_only)
+        group.units.extend(sentences(text, block))
+    return [g for g in groups if g.units]
 
 
 def split_text(
@@ -177,17 +210,20 @@ def split_text(
     *,
     markdown: bool = False,
     page_starts: Sequence[int] = (),
+    tables: Sequence[tuple[int, int]] = (),
 ) -> list[Chunk]:
     """Pack sentences into chunks of at most `chunk_size` characters with sentence overlap.
 
     `page_starts[i]` is the offset where page i+1 begins; chunks never cross a page break.
+    `tables` are the `(start, end)` spans of tables (rows, one per line): their chunks hold
+    only whole rows of one table (a row longer than a chunk is cut between cells).
     """
     chunks: list[Chunk] = []
     starts = sorted(page_starts)
-    for group in _groups(text, starts, markdown):
+    for group in _groups(text, starts, markdown, sorted(tables)):
         units: list[Span] = []
-        for unit in group:
-            units.extend(_split_long(text, unit, chunk_size))
+        for unit in group.units:
+            units.extend(_split_long(text, unit, chunk_size, row=group.table is not None))
         first = 0
         while first < len(units):
             last = first

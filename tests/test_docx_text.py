@@ -1,4 +1,4 @@
-"""DOCX lines straight from the XML (chatbot/docx_text.py)."""
+"""DOCX lines and tables straight from the XML (chatbot/docx_text.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import docx
 
-from chatbot.docx_text import heading_level, lines
+from chatbot.docx_text import blocks, heading_level
+from chatbot.tables import Table
 
 
 def test_lines_keep_headings_tabs_breaks_links_and_tables(tmp_path: Path) -> None:
@@ -24,11 +25,26 @@ def test_lines_keep_headings_tabs_breaks_links_and_tables(tmp_path: Path) -> Non
     document.add_paragraph("Tail", style="Title")
     path = tmp_path / "t.docx"
     document.save(str(path))
-    got = list(lines(docx.Document(str(path))))
-    assert got == ["# Plan", "ab\tc\nd", "", "x | 1", "", "# Tail"]
+    got = list(blocks(docx.Document(str(path))))
+    assert got == ["# Plan", "ab\tc\nd", "", Table([["x", "1"], ["", ""]]), "# Tail"]
     # The same text python-docx gives, paragraph by paragraph.
     expected = [p.text.strip() for p in docx.Document(str(path)).paragraphs]
-    assert [g.lstrip("# ") for g in got if g not in ("x | 1", "")] == [e for e in expected if e]
+    assert [g.lstrip("# ") for g in got if isinstance(g, str) and g] == [e for e in expected if e]
+
+
+def test_repeated_header_rows_are_the_table_header(tmp_path: Path) -> None:
+    from docx.oxml import OxmlElement
+
+    document = docx.Document()
+    table = document.add_table(rows=3, cols=2)
+    for r, row in enumerate([("Name", "Age"), ("Ann", "4"), ("Bob", "5")]):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    table.rows[0]._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+    path = tmp_path / "h.docx"
+    document.save(str(path))
+    (got,) = [b for b in blocks(docx.Document(str(path))) if isinstance(b, Table)]
+    assert got == Table([["Name", "Age"], ["Ann", "4"], ["Bob", "5"]], header_rows=1)
 
 
 def test_heading_level() -> None:

@@ -98,3 +98,20 @@ def test_property_spans_cover_every_visible_character_once_in_order(text: str, l
         assert not text[previous_end:start].strip()
         previous_end = end
     assert not text[previous_end:].strip()
+
+
+def test_each_table_row_is_a_sentence() -> None:
+    """Rows written by chatbot.tables (" | " between cells) never merge with a neighbour, so
+    passage focusing and support spans pick one row; wrapped prose lines still join."""
+    text = (
+        "Rainfall was measured\nat every station.\nRainfall by station\n"
+        "Station: A1 | Month: 1 | Rainfall (mm): 40\nStation: B2 | Month: 2 | Rainfall (mm): 47\n"
+        "The wettest month\nwas February."
+    )
+    assert sentences(text) == [
+        "Rainfall was measured\nat every station.",
+        "Rainfall by station",
+        "Station: A1 | Month: 1 | Rainfall (mm): 40",
+        "Station: B2 | Month: 2 | Rainfall (mm): 47",
+        "The wettest month\nwas February.",
+    ]

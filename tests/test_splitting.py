@@ -7,10 +7,13 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chatbot.loaders import LoadLimits, join_pages, load, normalize
 from chatbot.models import Chunk
 from chatbot.splitting import page_furniture, split_text
+from chatbot.tables import Assembler, Table
 
 SEED = Path(__file__).resolve().parent.parent / "seeds" / "xi-kazakhstan-visit.txt"
 BANNER = "Enjoying this article? Click here to subscribe for full access. Just $5 a month."
@@ -140,3 +143,86 @@ def test_cjk_sentences_split_without_spaces() -> None:
     chunks = split_text(text, "zh.txt", 30, 0)
     _check_offsets(chunks, text)
     assert all(c.text.endswith("。") for c in chunks)
+
+
+# --- tables: rows stay whole and named, one table per chunk ---------------------------------------
+CAPTION = "Table 1: harvest figures"
+_WORD = st.sampled_from([*WORDS, "7", "2022", "#3", "-", "Dr.", "a.m."])
+_VALUE = st.lists(_WORD, min_size=0, max_size=6).map(" ".join)
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> tuple[list[str | Table], int, int]:
+    blocks: list[str | Table] = []
+    for _ in range(draw(st.integers(1, 4))):
+        if draw(st.booleans()):
+            rng = random.Random(draw(st.integers(0, 10**6)))
+            blocks.append(" ".join(_sentences(rng, rng.randint(1, 5))))
+        if draw(st.booleans()):
+            blocks.append("# " + draw(st.sampled_from(WORDS)).title())
+        width = draw(st.integers(2, 5))
+        names = [f"{w.title()} {i}" for i, w in enumerate(draw(
+            st.lists(st.sampled_from(WORDS), min_size=width, max_size=width)))]
+        rows = draw(st.lists(st.lists(_VALUE, min_size=width, max_size=width), min_size=1,
+                             max_size=40))
+        blocks.append(Table([names, *rows], header_rows=1, caption=draw(st.sampled_from(
+            ["", CAPTION]))))
+    size = draw(st.integers(100, 900))
+    return blocks, size, draw(st.integers(0, size // 3))
+
+
+@settings(max_examples=120, deadline=None)
+@given(_documents(), st.booleans())
+def test_a_table_is_cut_between_rows_and_every_row_names_its_columns(
+    case: tuple[list[str | Table], int, int], markdown: bool
+) -> None:
+    blocks, size, overlap = case
+    out = Assembler(normalize)
+    names_of: list[list[str]] = []
+    for block in blocks:
+        if isinstance(block, Table):
+            out.table(block)
+            names_of.append(block.rows[0])
+        else:
+            out.text(block)
+    text, tables = out.result()
+    assert normalize(text) == text
+    chunks = split_text(text, "doc", size, overlap, markdown=markdown, tables=tables)
+    _check_offsets(chunks, text)
+    rows_seen: set[tuple[int, int]] = set()  # (table, offset of a row held whole)
+    for chunk in chunks:
+        inside = [(a, b) for a, b in tables if a < chunk.end and chunk.start < b]
+        if not inside:
+            continue
+        assert len(inside) == 1, "a chunk holds one table and nothing else but a heading"
+        (a, b), t = inside[0], tables.index(inside[0])
+        head = text[chunk.start : a]
+        assert chunk.start >= a or (markdown and head.startswith("#") and "\n\n" in head)
+        assert chunk.end <= b
+        begin = max(chunk.start, a)
+        for line_start, line in _lines(text, a, b):
+            line_end = line_start + len(line)
+            if line_end <= begin or line_start >= chunk.end:
+                continue
+            if begin <= line_start and line_end <= chunk.end:
+                rows_seen.add((t, line_start))
+            else:  # only a row longer than a chunk is cut, and only between its cells
+                assert len(line) > size, line
+                cut_start, cut_end = max(begin, line_start), min(chunk.end, line_end)
+                assert cut_start == line_start or text[cut_start - 3 : cut_start] == " | "
+                assert cut_end == line_end or text[cut_end : cut_end + 3] == " | "
+            if line != CAPTION:
+                cells = line.split(" | ")
+                assert all(c.split(": ", 1)[0] in names_of[t] for c in cells if ": " in c), line
+    for t, (a, b) in enumerate(tables):
+        for line_start, line in _lines(text, a, b):
+            if len(line) <= size:
+                assert (t, line_start) in rows_seen, f"row not whole in any chunk: {line!r}"
+
+
+def _lines(text: str, start: int, end: int) -> list[tuple[int, str]]:
+    out, offset = [], start
+    for line in text[start:end].split("\n"):
+        out.append((offset, line))
+        offset += len(line) + 1
+    return out
