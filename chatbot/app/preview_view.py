@@ -42,7 +42,7 @@ def show_preview(bot: Chatbot, citation: Citation) -> None:
             f'data-boxes="{len(preview.boxes)}" data-origin="{html.escape(preview.origin)}">'
             "</div>"
         )
-        st.image(preview.png, width="stretch", alt=f"page {preview.page}")
+        st.image(preview.png, width="stretch", output_format="PNG", alt=f"page {preview.page}")
         if preview.html:
             with st.expander("The passage in the indexed text"):
                 st.html(preview.html)
