@@ -77,16 +77,28 @@ def _words(chars: Sequence[str]) -> list[tuple[str, int, int]]:
     return words
 
 
+def _exact(needle: str, key: str, owners: list[int]) -> list[int]:
+    at = key.find(needle)
+    if at < 0:
+        return []
+    return list(range(owners[at], owners[at + len(needle) - 1] + 1))
+
+
 def locate(sentence: str, chars: Sequence[str]) -> list[int]:
-    """Indices of the page characters that spell `sentence` (exactly, up to the folding),
-    else those of the best-matching run of words; [] when nothing matches well enough."""
+    """Indices of the page characters that spell `sentence` (exactly, up to the folding);
+    else of its lines found one by one (the two readers ordered the page's lines
+    differently); else of the best-matching run of words; [] when nothing matches well."""
     needle, _ = _keyed(list(sentence))
     if not needle:
         return []
     key, owners = _keyed(chars)
-    at = key.find(needle)
-    if at >= 0:
-        return list(range(owners[at], owners[at + len(needle) - 1] + 1))
+    found = _exact(needle, key, owners)
+    if found:
+        return found
+    lines = [_keyed(list(line))[0] for line in sentence.splitlines()]
+    pieces = [_exact(line, key, owners) for line in lines if line]
+    if len(pieces) > 1 and all(pieces):
+        return sorted({i for piece in pieces for i in piece})
     return _best_run(sentence, chars)
 
 
@@ -110,27 +122,42 @@ def _best_run(sentence: str, chars: Sequence[str]) -> list[int]:
     return list(range(hits[0][1], hits[-1][2] + 1))
 
 
-def _same_line(run: Box, box: Box) -> bool:
-    overlap = min(run[3], box[3]) - max(run[1], box[1])
-    height = min(run[3] - run[1], box[3] - box[1])
-    return overlap > 0.5 * height and box[0] >= run[0] - PAD
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    """How much two intervals overlap, as a share of the shorter one."""
+    return (min(a1, b1) - max(a0, b0)) / max(min(a1 - a0, b1 - b0), 1e-6)
+
+
+def _direction(run: Box, box: Box) -> str | None:
+    """'x' when `box` continues `run` along a horizontal line, 'y' along a vertical one (a
+    page shown rotated by a quarter turn), None when it starts a new line."""
+    size = max(run[3] - run[1], run[2] - run[0], box[3] - box[1], box[2] - box[0])
+    if _overlap(run[1], run[3], box[1], box[3]) > 0.5 and box[0] >= run[0] - PAD:
+        return "x"
+    if _overlap(run[0], run[2], box[0], box[2]) > 0.5 and abs(box[1] - run[3]) < size:
+        return "y"
+    return None
 
 
 def merge_boxes(chars: Sequence[PageChar], indices: Sequence[int]) -> list[Box]:
-    """One box per line run of the chosen characters (spaces and boxless ones skipped)."""
-    runs: list[Box] = []
+    """One box per line run of the chosen characters (spaces and boxless ones skipped).
+    A run keeps the direction its first two characters took, so the lines of a rotated
+    page merge along their own axis and never across."""
+    runs: list[tuple[Box, str | None]] = []
     for i in indices:
         char = chars[i]
         if char.box is None or char.char.isspace():
             continue
         box = char.box
-        if runs and _same_line(runs[-1], box):
-            run = runs[-1]
-            runs[-1] = (min(run[0], box[0]), min(run[1], box[1]),
-                        max(run[2], box[2]), max(run[3], box[3]))
-        else:
-            runs.append(box)
-    return [(x0 - PAD, y0 - PAD, x1 + PAD, y1 + PAD) for x0, y0, x1, y1 in runs]
+        if runs:
+            run, axis = runs[-1]
+            way = _direction(run, box)
+            if way is not None and axis in (None, way):
+                union = (min(run[0], box[0]), min(run[1], box[1]),
+                         max(run[2], box[2]), max(run[3], box[3]))
+                runs[-1] = (union, way)
+                continue
+        runs.append((box, None))
+    return [(x0 - PAD, y0 - PAD, x1 + PAD, y1 + PAD) for (x0, y0, x1, y1), _ in runs]
 
 
 def highlight(sentence: str, chars: Sequence[PageChar]) -> list[Box]:

@@ -86,3 +86,10 @@ def test_any_run_of_words_is_found_whatever_the_spacing(
     found = locate(sentence, page)
     assert found == list(range(found[0], found[-1] + 1))  # one contiguous run
     assert _folded(page, found) == "".join(fold(c) for c in sentence)
+
+
+def test_lines_read_in_another_order_are_found_one_by_one() -> None:
+    # pdfium may list a page's lines in another order than pypdf (rotated pages, columns).
+    page = "horn sounds twice near the reef.\r\nThe keeper logs at dawn. The fog-"
+    found = locate("The fog-\nhorn sounds twice near the reef.", page)
+    assert "".join(page[i] for i in found) == "horn sounds twice near the reef.The fog"

@@ -110,3 +110,43 @@ def test_render_draws_translucent_boxes_only_where_asked(tmp_path: Path) -> None
     ]
     assert not any(map(highlighted, outside))
     assert HIGHLIGHT_RGBA[3] < 255  # translucent: the words stay readable
+
+
+def test_a_rotated_and_cropped_page_is_highlighted_along_its_lines(tmp_path: Path) -> None:
+    import pypdfium2 as pdfium
+
+    lines = [
+        "The lighthouse keeper logs the weather at dawn. The fog-",
+        "horn sounds twice when ships approach the northern reef.",
+    ]
+    pdf = make_pdf(tmp_path / "flat.pdf", [lines])
+    document = pdfium.PdfDocument(str(pdf))
+    document[0].set_rotation(90)  # a landscape scan shown a quarter turn clockwise
+    document[0].set_cropbox(50, 600, 500, 750)
+    document.save(str(tmp_path / "turned.pdf"))
+    document.close()
+    turned = tmp_path / "turned.pdf"
+    boxes = highlight("The fog-\nhorn sounds twice when ships approach the northern reef.",
+                      TextLayer().chars(turned, 1))
+    assert len(boxes) == 2
+    plain = Image.open(io.BytesIO(render(turned, 1, [], scale=1.0))).convert("L")
+    assert plain.size == (150, 450)  # the crop box, turned
+
+    def ink(x0: float, y0: float, x1: float, y1: float) -> int:
+        return sum(
+            plain.getpixel((x, y)) < 128  # type: ignore[operator]
+            for x in range(max(0, int(x0)), min(150, int(x1) + 1))
+            for y in range(max(0, int(y0)), min(450, int(y1) + 1))
+        )
+
+    for x0, y0, x1, y1 in boxes:
+        assert y1 - y0 > x1 - x0  # along the turned line, not across the lines
+        assert ink(x0, y0, x1, y1) > 0
+    # The second line is covered whole: no ink of its column outside its box.
+    column = max(boxes, key=lambda b: b[3] - b[1])
+    assert column[3] - column[1] > 250
+    assert ink(column[0] + 2, 0, column[2] - 2, column[1] - 1) == 0
+    assert ink(column[0] + 2, column[3] + 1, column[2] - 2, 449) == 0
+    # The first line only from "The fog-": its start stays unmarked.
+    short = min(boxes, key=lambda b: b[3] - b[1])
+    assert ink(short[0] + 2, 0, short[2] - 2, short[1] - 1) > 0
