@@ -12,16 +12,20 @@ from __future__ import annotations
 import ctypes
 import importlib
 import io
+import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from chatbot.config import Settings
-from chatbot.highlight import Box, PageChar
+from chatbot.highlight import Box, PageChar, highlight
 
 #: Pixels per point of the rendered page (2 = 144 dpi: small print stays legible).
 RENDER_SCALE = 2.0
+#: The most pixels a rendered page may have (about 3,000 x 3,000).
+MAX_PIXELS = 9_000_000
 #: Translucent yellow (RGBA) laid over the supporting sentence.
 HIGHLIGHT_RGBA = (255, 200, 0, 110)
 #: Precision of pdfium's integer page-to-device mapping: tenths of a point.
@@ -157,10 +161,13 @@ def page_chars(
 
 
 def render(pdf: Path, page_number: int, boxes: Sequence[Box], scale: float = RENDER_SCALE) -> bytes:
-    """The page as PNG bytes with a translucent box over each of `boxes`."""
+    """The page as PNG bytes with a translucent box over each of `boxes` (at most
+    `MAX_PIXELS`: a poster-sized or hostile page box is drawn smaller, never at any cost)."""
     from PIL import Image, ImageDraw
 
     with _page(pdf, page_number) as page:
+        width, height = page.get_size()
+        scale = min(scale, math.sqrt(MAX_PIXELS / max(width * height, 1.0)))
         bitmap = page.render(scale=scale)
         try:
             image = bitmap.to_pil().convert("RGBA")
@@ -173,3 +180,23 @@ def render(pdf: Path, page_number: int, boxes: Sequence[Box], scale: float = REN
     out = io.BytesIO()
     Image.alpha_composite(image, overlay).convert("RGB").save(out, format="PNG")
     return out.getvalue()
+
+
+@dataclass(frozen=True)
+class HighlightedPage:
+    """A rendered page with its highlight: what `highlighted_page` sends back."""
+
+    png: bytes
+    boxes: list[Box]
+    origin: str  # the provider whose characters were used ("" when none had any)
+
+
+def highlighted_page(
+    pdf: Path, page_number: int, sentence: str, providers: Sequence[BoxProvider]
+) -> HighlightedPage:
+    """Page `page_number` rendered with `sentence` highlighted. Meant to run in the worker
+    process (chatbot/worker.py): pdfium is not thread-safe, and a hostile page must not
+    hang or crash the app."""
+    chars, origin = page_chars(providers, pdf, page_number)
+    boxes = highlight(sentence, chars)
+    return HighlightedPage(render(pdf, page_number, boxes), boxes, origin)

@@ -20,10 +20,11 @@ from typing import TYPE_CHECKING
 from chatbot import page_boxes, records
 from chatbot.config import Settings
 from chatbot.errors import ChatbotError
-from chatbot.highlight import Box, highlight
+from chatbot.highlight import Box
 from chatbot.loaders import LoadLimits, SkipFile, load
 from chatbot.models import Citation
 from chatbot.page_boxes import BoxProvider
+from chatbot.worker import TimeLimitExceeded, time_limited
 
 if TYPE_CHECKING:
     from chatbot.index import Index
@@ -138,7 +139,7 @@ def preview_citation(
     if Path(stored.path).suffix.lower() != ".pdf":
         return shown
     chosen = providers if providers is not None else page_boxes.default_providers(settings)
-    return _on_page(shown, stored, citation, chosen)
+    return _on_page(shown, stored, citation, chosen, settings.load_timeout)
 
 
 def _on_page(
@@ -146,27 +147,32 @@ def _on_page(
     stored: records.StoredDocument,
     citation: Citation,
     providers: Sequence[BoxProvider],
+    seconds: float,
 ) -> Preview:
-    """`shown` with the rendered page and the boxes over the supporting sentence."""
-    import pypdfium2 as pdfium
-
+    """`shown` with the rendered page and the boxes over the supporting sentence (the page
+    is read and drawn in the worker process, within `seconds`)."""
     s_start, s_end = _support(citation)
     page = bisect_right(stored.page_starts, s_start) if stored.page_starts else citation.page or 1
     shown.page = page
-    pdf = Path(stored.path)
     try:
-        chars, shown.origin = page_boxes.page_chars(providers, pdf, page)
-        shown.boxes = highlight(stored.text[s_start:s_end], chars)
-        shown.png = page_boxes.render(pdf, page, shown.boxes)
-    except (pdfium.PdfiumError, OSError, IndexError, ValueError, ChatbotError) as exc:
-        shown.message = f"page {page} could not be rendered ({type(exc).__name__}: {exc})"
+        drawn = time_limited(
+            page_boxes.highlighted_page, Path(stored.path), page, stored.text[s_start:s_end],
+            list(providers), seconds=seconds,
+        )
+    except TimeLimitExceeded:
+        shown.message = f"page {page} took longer than {seconds:g} s to draw (CHATBOT_LOAD_TIMEOUT)"
         return shown
-    if not chars:
+    # WorkerDied and pdfium's PdfiumError are RuntimeErrors; a damaged file raises the others.
+    except (RuntimeError, OSError, IndexError, ValueError, ChatbotError) as exc:
+        shown.message = f"page {page} could not be drawn ({type(exc).__name__}: {exc})"
+        return shown
+    shown.png, shown.boxes, shown.origin = drawn.png, drawn.boxes, drawn.origin
+    if not drawn.origin:
         shown.message = (
             f"page {page} has no text layer to find the sentence in (a scanned page): "
             "it is marked in the text below"
         )
-    elif not shown.boxes:
+    elif not drawn.boxes:
         shown.message = (
             f"the supporting sentence could not be located on page {page}: "
             "it is marked in the text below"

@@ -150,3 +150,18 @@ def test_a_rotated_and_cropped_page_is_highlighted_along_its_lines(tmp_path: Pat
     # The first line only from "The fog-": its start stays unmarked.
     short = min(boxes, key=lambda b: b[3] - b[1])
     assert ink(short[0] + 2, 0, short[2] - 2, short[1] - 1) > 0
+
+
+def test_a_huge_page_is_drawn_within_the_pixel_cap(tmp_path: Path) -> None:
+    import pypdfium2 as pdfium
+
+    from chatbot.page_boxes import MAX_PIXELS
+
+    document = pdfium.PdfDocument.new()
+    document.new_page(14_400, 14_400).close()  # the largest page PDF allows: 200 x 200 inches
+    document.save(str(tmp_path / "poster.pdf"))
+    document.close()
+    image = Image.open(io.BytesIO(render(tmp_path / "poster.pdf", 1, [(0, 0, 7200, 7200)])))
+    assert image.size[0] * image.size[1] <= MAX_PIXELS
+    assert image.size[0] == image.size[1] > 2000
+    assert highlighted(image.convert("RGB").getpixel((10, 10)))  # boxes scaled with the page

@@ -118,21 +118,40 @@ def test_a_sentence_on_the_second_page(bot: Chatbot, tmp_path: Path) -> None:
     )
 
 
+OCR_LINES = [
+    FakeOcrLine("The lighthouse keeper logs the weather at dawn. The fog-", (72, 80, 400, 94)),
+    FakeOcrLine("horn sounds twice when ships approach the northern reef.", (72, 98, 390, 112)),
+]
+
+
+def fake_ocr_page_lines(path: Path, page_number: int, settings: Settings) -> list[FakeOcrLine]:
+    """`ocr_page_lines`' signature (module-level: the page is drawn in the worker process)."""
+    assert page_number == 1 and path.name == "report.pdf"
+    return OCR_LINES
+
+
 def test_boxes_can_come_from_ocr(bot: Chatbot, tmp_path: Path, settings: Settings) -> None:
     from chatbot.preview import preview_citation
 
     pdf = make_pdf(tmp_path / "report.pdf", PAGES)
     citation = _cite(bot, pdf)
-    lines = [
-        FakeOcrLine("The lighthouse keeper logs the weather at dawn. The fog-", (72, 80, 400, 94)),
-        FakeOcrLine("horn sounds twice when ships approach the northern reef.", (72, 98, 390, 112)),
-    ]
-    ocr = OcrBoxes(lambda path, page, settings: lines, settings)
+    ocr = OcrBoxes(fake_ocr_page_lines, settings)
     preview = preview_citation(bot.pipeline.index, citation, settings, [ocr])
     assert preview.origin == "OCR" and preview.png is not None
     first, second = preview.boxes
     assert 200 < first[0] < 400 and first[1:] == (79.0, 401.0, 95.0)
     assert second == (71.0, 97.0, 391.0, 113.0)
+
+
+def test_a_page_without_text_or_ocr_is_shown_unmarked_and_said(
+    bot: Chatbot, tmp_path: Path, settings: Settings
+) -> None:
+    from chatbot.preview import preview_citation
+
+    pdf = make_pdf(tmp_path / "report.pdf", PAGES)
+    preview = preview_citation(bot.pipeline.index, _cite(bot, pdf), settings, providers=[])
+    assert preview.png is not None and preview.boxes == []
+    assert "no text layer" in preview.message and "<mark" in preview.html
 
 
 def test_a_touched_but_unchanged_file_still_previews(bot: Chatbot, tmp_path: Path) -> None:
@@ -210,3 +229,28 @@ def test_context_is_whole_paragraphs_or_cut_at_a_space() -> None:
     assert html.unescape(re.sub(r"<[^>]+>", "", context_html(paragraph, Citation(
         n=1, source="s", chunk_id="c", text=paragraph, start=0, end=len(paragraph),
     )))) == paragraph  # nothing cut, no ellipsis
+
+
+class NeverEnding:
+    """A box provider stuck like a parser in a hostile page (until its process is killed)."""
+
+    name = "stuck"
+
+    def chars(self, pdf: Path, page_number: int) -> list[object]:
+        import threading
+
+        threading.Event().wait()
+        return []
+
+
+def test_a_page_that_never_finishes_drawing_is_stopped(
+    bot: Chatbot, tmp_path: Path, settings: Settings
+) -> None:
+    from chatbot.preview import preview_citation
+
+    pdf = make_pdf(tmp_path / "report.pdf", PAGES)
+    citation = _cite(bot, pdf)
+    quick = settings.model_copy(update={"load_timeout": 1.0})
+    preview = preview_citation(bot.pipeline.index, citation, quick, [NeverEnding()])
+    assert preview.png is None and "took longer than 1 s" in preview.message
+    assert bot.preview(citation).boxes  # the next preview gets a fresh worker
