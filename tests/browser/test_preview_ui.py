@@ -123,7 +123,11 @@ def test_pdf_citation_opens_its_page_with_the_sentence_highlighted(pdf_ui_url: s
 
             dialog = page.get_by_role("dialog")
             marker = dialog.locator(".chatbot-preview")
-            expect(marker).to_have_attribute("data-boxes", "2", timeout=TIMEOUT_MS)
+            try:  # the first preview starts the worker process that draws pages
+                expect(marker).to_have_attribute("data-boxes", "2", timeout=2 * TIMEOUT_MS)
+            except AssertionError:
+                page.screenshot(path=str(ARTIFACTS / "preview-failed.png"))
+                raise
             expect(marker).to_have_attribute("data-origin", "text layer")
             image = dialog.get_by_role("img", name="page 1")
             expect(image).to_be_visible(timeout=TIMEOUT_MS)
