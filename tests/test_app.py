@@ -459,6 +459,14 @@ def test_summary_of_a_source_is_cited(seeded_env: Pipeline) -> None:
         assert f"[{citation.n}]" in expander.label
         passage = html.unescape(re.sub(r"<[^>]+>", "", html_of(expander)[0]))
         assert passage == document[citation.start : citation.end]
+    # A summary's citation opens its place in the document too.
+    at.expander[0].button[0].click().run()
+    assert not at.exception, at.exception
+    [shown] = [h for h in html_of(at) if "chatbot-preview-text" in h]
+    first = summary.citations[0]
+    assert html.unescape(re.sub(r"<[^>]+>", "", shown)).replace("…", "").find(
+        document[first.start : first.end]
+    ) >= 0
 
 
 def _show_eval_report(report: dict[str, object]) -> None:

@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from pdf_maker import HEIGHT, make_pdf
 from PIL import Image
 from test_page_boxes import FakeOcrLine, highlighted
@@ -254,3 +257,26 @@ def test_a_page_that_never_finishes_drawing_is_stopped(
     preview = preview_citation(bot.pipeline.index, citation, quick, [NeverEnding()])
     assert preview.png is None and "took longer than 1 s" in preview.message
     assert bot.preview(citation).boxes  # the next preview gets a fresh worker
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(alphabet=st.sampled_from(list("<>&\"' \n\nab/=x")), min_size=1, max_size=300),
+    data=st.data(),
+)
+def test_context_html_never_lets_document_markup_through(text: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    s_start = data.draw(st.integers(start, end - 1))
+    s_end = data.draw(st.integers(s_start + 1, end))
+    citation = Citation(
+        n=1, source="s", chunk_id="c", text=text[start:end], start=start, end=end,
+        support_start=s_start, support_end=s_end,
+    )
+    shown = context_html(text, citation, context=data.draw(st.integers(0, 400)))
+    ours = re.compile(r'</?(?:div|span|mark)(?: class="chatbot-[a-z-]+" style="[^"<>]*")?>')
+    assert "<" not in ours.sub("", shown) and ">" not in ours.sub("", shown)
+    [marked] = MARK.findall(shown)
+    assert html.unescape(marked) == text[s_start:s_end]
+    body = html.unescape(re.sub(r"<[^>]+>", "", shown))
+    assert text[start:end] in body
