@@ -3,8 +3,6 @@ passage in its surrounding text (built by chatbot/preview.py; this module only s
 
 from __future__ import annotations
 
-import html
-
 import streamlit as st
 
 from chatbot import Chatbot, ChatbotError, Citation
@@ -37,14 +35,10 @@ def show_preview(bot: Chatbot, citation: Citation) -> None:
         st.warning(views.md_escape(preview.message), icon=":material/info:")
     if preview.png is not None:
         # For tests and scripts: how many boxes were drawn, and where they came from.
-        st.html(
-            f'<div class="chatbot-preview" data-page="{preview.page}" '
-            f'data-boxes="{len(preview.boxes)}" data-origin="{html.escape(preview.origin)}">'
-            "</div>"
-        )
+        st.html(views.preview_marker_html(preview))
         st.image(preview.png, width="stretch", output_format="PNG", alt=f"page {preview.page}")
         if preview.html:
             with st.expander("The passage in the indexed text"):
-                st.html(preview.html)
+                st.html(views.preview_text_html(preview))
     elif preview.html:
-        st.html(preview.html)
+        st.html(views.preview_text_html(preview))
