@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from chatbot.config import Settings
+from chatbot.errors import ChatbotError
 from chatbot.highlight import Box, PageChar, highlight
 
 #: Pixels per point of the rendered page (2 = 144 dpi: small print stays legible).
@@ -150,11 +151,18 @@ def default_providers(settings: Settings) -> list[BoxProvider]:
 
 
 def page_chars(
-    providers: Sequence[BoxProvider], pdf: Path, page_number: int
+    providers: Sequence[BoxProvider], pdf: Path, page_number: int, notes: list[str] | None = None
 ) -> tuple[list[PageChar], str]:
-    """The characters of the first provider that finds any on the page, and its name."""
+    """The characters of the first provider that finds any on the page, and its name. A
+    provider that fails (OCR not installed, or too slow) is passed over with a line in
+    `notes`, so the page is still shown."""
     for provider in providers:
-        chars = provider.chars(pdf, page_number)
+        try:
+            chars = provider.chars(pdf, page_number)
+        except (ChatbotError, RuntimeError) as exc:  # TimeLimitExceeded is a RuntimeError
+            if notes is not None:
+                notes.append(f"{provider.name}: {exc}")
+            continue
         if any(c.box is not None for c in chars):
             return chars, provider.name
     return [], ""
@@ -189,6 +197,7 @@ class HighlightedPage:
     png: bytes
     boxes: list[Box]
     origin: str  # the provider whose characters were used ("" when none had any)
+    notes: list[str]  # providers that failed, and why
 
 
 def highlighted_page(
@@ -197,6 +206,7 @@ def highlighted_page(
     """Page `page_number` rendered with `sentence` highlighted. Meant to run in the worker
     process (chatbot/worker.py): pdfium is not thread-safe, and a hostile page must not
     hang or crash the app."""
-    chars, origin = page_chars(providers, pdf, page_number)
+    notes: list[str] = []
+    chars, origin = page_chars(providers, pdf, page_number, notes)
     boxes = highlight(sentence, chars)
-    return HighlightedPage(render(pdf, page_number, boxes), boxes, origin)
+    return HighlightedPage(render(pdf, page_number, boxes), boxes, origin, notes)

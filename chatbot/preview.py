@@ -168,8 +168,9 @@ def _on_page(
         return shown
     shown.png, shown.boxes, shown.origin = drawn.png, drawn.boxes, drawn.origin
     if not drawn.origin:
+        why = f" ({'; '.join(drawn.notes)})" if drawn.notes else ""
         shown.message = (
-            f"page {page} has no text layer to find the sentence in (a scanned page): "
+            f"page {page} has no text layer to find the sentence in (a scanned page){why}: "
             "it is marked in the text below"
         )
     elif not drawn.boxes:

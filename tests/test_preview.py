@@ -22,7 +22,7 @@ from pdf_maker import HEIGHT, make_pdf
 from PIL import Image
 from test_page_boxes import FakeOcrLine, highlighted
 
-from chatbot import Chatbot, Citation
+from chatbot import Chatbot, Citation, InstallError
 from chatbot.config import Settings
 from chatbot.highlight import fold
 from chatbot.page_boxes import RENDER_SCALE, OcrBoxes
@@ -280,3 +280,24 @@ def test_context_html_never_lets_document_markup_through(text: str, data: st.Dat
     assert html.unescape(marked) == text[s_start:s_end]
     body = html.unescape(re.sub(r"<[^>]+>", "", shown))
     assert text[start:end] in body
+
+
+class MissingOcr:
+    """An OCR provider whose extra is not installed (chatbot/ocr.py raises an InstallError)."""
+
+    name = "OCR"
+
+    def chars(self, pdf: Path, page_number: int) -> list[object]:
+        raise InstallError("install the ocr extra: make install-ocr")
+
+
+def test_a_failing_ocr_still_shows_the_page_and_says_why(
+    bot: Chatbot, tmp_path: Path, settings: Settings
+) -> None:
+    from chatbot.preview import preview_citation
+
+    pdf = make_pdf(tmp_path / "report.pdf", PAGES)
+    preview = preview_citation(bot.pipeline.index, _cite(bot, pdf), settings, [MissingOcr()])
+    assert preview.png is not None and preview.boxes == []
+    assert "no text layer" in preview.message
+    assert "OCR: install the ocr extra: make install-ocr" in preview.message
