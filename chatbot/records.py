@@ -199,6 +199,30 @@ def source_owner(db: sqlite3.Connection, physical: str, source: str) -> str | No
     return str(row[0]) if row else None
 
 
+@dataclass(frozen=True)
+class StoredDocument:
+    """An indexed file as the records keep it: where it was, its stat when read, its text."""
+
+    source: str
+    path: str
+    size: int
+    mtime_ns: int
+    text: str
+    page_starts: list[int]
+
+
+def stored_document(db: sqlite3.Connection, physical: str, source: str) -> StoredDocument | None:
+    row = db.execute(
+        "SELECT source, path, size, mtime_ns, text, page_starts FROM documents "
+        "WHERE collection = ? AND source = ?",
+        (physical, source),
+    ).fetchone()
+    if row is None:
+        return None
+    starts = [int(x) for x in str(row[5]).split(",") if x]
+    return StoredDocument(str(row[0]), str(row[1]), int(row[2]), int(row[3]), str(row[4]), starts)
+
+
 _CHUNK = 'SELECT rowid, id, source, start, "end", position, page, text, ocr FROM chunks'
 
 

@@ -18,11 +18,20 @@ from typing import TYPE_CHECKING, Any
 
 from chatbot.config import Settings, describe_settings_error, get_settings
 from chatbot.errors import ChatbotError, ConfigError
-from chatbot.models import Answer, CollectionInfo, IngestReport, SourceRecord, Summary, Turn
+from chatbot.models import (
+    Answer,
+    Citation,
+    CollectionInfo,
+    IngestReport,
+    SourceRecord,
+    Summary,
+    Turn,
+)
 from chatbot.uploads import UPLOAD_TYPES, Upload
 
 if TYPE_CHECKING:
     from chatbot.pipeline import Models, Pipeline
+    from chatbot.preview import Preview
 
 ProgressFn = Callable[[str, int, int], None]
 StatusFn = Callable[[str], None]
@@ -248,6 +257,13 @@ class Chatbot:
             with contextlib.suppress(FileNotFoundError):
                 Path(record.path).unlink()
         return deleted
+
+    def preview(self, citation: Citation) -> Preview:
+        """Where a citation stands: its PDF page rendered with the supporting sentence
+        highlighted, or the passage in its surrounding text (see chatbot/preview.py)."""
+        from chatbot.preview import preview_citation
+
+        return preview_citation(self.pipeline.index, citation, self.settings)
 
     # --- answers --------------------------------------------------------------------------
     def stream(

@@ -402,6 +402,36 @@ def test_export_markdown_and_json(seeded_env: Pipeline) -> None:
         assert c["text"] == document[c["start"] : c["end"]]
 
 
+def test_citation_preview_button_opens_the_highlighted_pdf_page(
+    app_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pdfium_maker import make_pdf
+
+    monkeypatch.setenv("CHATBOT_MIN_RELEVANCE", "0")  # the hashing embeddings score low
+    monkeypatch.setenv("CHATBOT_MIN_HYBRID_SCORE", "0")
+    (tmp_path / "docs").mkdir()
+    make_pdf(tmp_path / "docs" / "r.pdf", [[
+        "The lighthouse keeper logs the weather at dawn. The fog-",
+        "horn sounds twice when ships approach the northern reef.",
+    ]])
+    Pipeline.build(get_settings()).index.ingest([Path("docs")])
+    at = ask(start(), "How often does the foghorn sound near the reef?")
+    assert not at.get("image")  # nothing is rendered before the button is pressed
+    button(at, "Show page 1 with the sentence highlighted").click().run()
+    assert not at.exception, at.exception
+    assert any('data-boxes="2"' in h and 'data-origin="text layer"' in h for h in html_of(at))
+    [image] = at.get("image")
+    assert image.proto.imgs[0].url.endswith(".png")  # lossless: the page stays legible
+    # A text file's citation offers its place in the document instead.
+    (tmp_path / "docs" / "n.txt").write_text("The harbour master keeps a spare beacon.")
+    Pipeline.build(get_settings()).index.ingest([Path("docs")])
+    at = ask(start(), "Where does the harbour master keep a spare beacon?")
+    button(at, "Show in the document").click().run()
+    assert not at.exception, at.exception
+    shown = [h for h in html_of(at) if "chatbot-preview-text" in h]
+    assert len(shown) == 1 and "<mark" in shown[0] and not at.get("image")
+
+
 def test_passage_html_escapes_and_marks_support() -> None:
     citation = Citation(
         n=1, source="a.txt", chunk_id="x", text="<b>One.</b> Two & three.", start=10, end=34,
@@ -429,6 +459,14 @@ def test_summary_of_a_source_is_cited(seeded_env: Pipeline) -> None:
         assert f"[{citation.n}]" in expander.label
         passage = html.unescape(re.sub(r"<[^>]+>", "", html_of(expander)[0]))
         assert passage == document[citation.start : citation.end]
+    # A summary's citation opens its place in the document too.
+    at.expander[0].button[0].click().run()
+    assert not at.exception, at.exception
+    [shown] = [h for h in html_of(at) if "chatbot-preview-text" in h]
+    first = summary.citations[0]
+    assert html.unescape(re.sub(r"<[^>]+>", "", shown)).replace("…", "").find(
+        document[first.start : first.end]
+    ) >= 0
 
 
 def _show_eval_report(report: dict[str, object]) -> None:

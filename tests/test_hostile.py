@@ -29,6 +29,7 @@ from chatbot.context import format_passages
 from chatbot.fakes import FakeChatModel
 from chatbot.models import Answer, Citation, Passage, Sentence
 from chatbot.pipeline import Pipeline
+from chatbot.preview import context_html
 from chatbot.prompts import load_prompt
 from chatbot.providers import ChatBackend
 
@@ -212,6 +213,8 @@ def test_html_builders_escape_hostile_text(text: str) -> None:
         views.passage_html(citation),
         views.claim_html(text, True),
         views.bullets_html([sentence]),
+        context_html(text, citation),  # the page preview's surrounding text
+        context_html(text + "\n\n" + text, citation, context=40),
     ]
     for output in outputs:
         parser = _Tags()

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from chatbot import Answer, Chatbot, Citation, InvalidRequestError, guard
-from chatbot.app import app_state, views
+from chatbot.app import app_state, preview_view, views
 
 
 class _Tokens:
@@ -28,15 +28,22 @@ class _Tokens:
                 yield views.md_escape(item)
 
 
-def render_citations(citations: Sequence[Citation]) -> None:
+def render_citations(
+    citations: Sequence[Citation], bot: Chatbot | None = None, key: str = ""
+) -> None:
+    """Each cited passage in an expander; with `bot`, a button opens its preview (`key`
+    tells the buttons of different answers apart)."""
     for citation in citations:
         with st.expander(views.citation_label(citation)):
             st.caption(f"{views.md_escape(citation.source)} · {views.location(citation)}")
             st.html(views.passage_html(citation))
+            if bot is not None:
+                preview_view.preview_button(bot, citation, f"preview-{key}-{citation.n}")
 
 
-def render_answer(answer: Answer) -> None:
-    """An answer as kept in the history: body, flags, citations and the timing caption."""
+def render_answer(answer: Answer, bot: Chatbot | None = None, key: str = "") -> None:
+    """An answer as kept in the history: body, flags, citations (with preview buttons when
+    `bot` is given) and the timing caption."""
     if answer.abstained:
         st.warning("No answer found in the documents.", icon=":material/search_off:")
     st.html(views.answer_html(answer))
@@ -48,7 +55,7 @@ def render_answer(answer: Answer) -> None:
             icon=":material/warning:",
         )
     render_guard_notes(answer.notes)
-    render_citations(answer.citations)
+    render_citations(answer.citations, bot, key)
     st.caption(views.md_escape(views.caption(answer)))
     others = [n for n in answer.notes if not guard.is_note(n)]  # those are shown above
     if answer.abstained and others:
@@ -87,11 +94,11 @@ def render(bot: Chatbot, banner: DeltaGenerator, shown: str | None = None) -> No
     if bot.count() == 0:
         st.info("The index is empty: add files on the **Documents** page first.")
     _source_filter(bot)
-    for answer in app_state.answers():
+    for position, answer in enumerate(app_state.answers()):
         with st.chat_message("user"):
             st.markdown(views.md_escape(answer.question))
         with st.chat_message("assistant"):
-            render_answer(answer)
+            render_answer(answer, bot, str(position))
     question = st.chat_input("Ask a question about your documents")
     if not question:
         return
@@ -141,8 +148,8 @@ def _answer(bot: Chatbot, question: str, banner: DeltaGenerator, shown: str | No
         placeholder.error("the answer stage ended without an answer")
         return
     app_state.record(tokens.answer)
-    with placeholder.container():
-        render_answer(tokens.answer)
+    with placeholder.container():  # keyed by its place in the history, as on the next run
+        render_answer(tokens.answer, bot, str(len(app_state.answers()) - 1))
 
 
 def show_service_banner(problem: str) -> None:

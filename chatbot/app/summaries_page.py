@@ -38,18 +38,19 @@ def render(bot: Chatbot) -> None:
             bar.empty()
         st.session_state["summary"] = summary
     if st.session_state["summary"] is not None:
-        show(st.session_state["summary"])
+        show(st.session_state["summary"], bot)
 
 
-def show(summary: Summary) -> None:
-    """Bullets with citation chips (unsupported ones flagged), then the cited passages."""
+def show(summary: Summary, bot: Chatbot | None = None) -> None:
+    """Bullets with citation chips (unsupported ones flagged), then the cited passages (with
+    preview buttons when `bot` is given)."""
     st.subheader(", ".join(views.md_escape(s) for s in summary.sources))
     if summary.bullets:
         st.html(views.bullets_html(summary.bullets))
     else:
         st.warning("The summary is empty: no bullet had a valid citation.")
     render_guard_notes(summary.notes)
-    render_citations(summary.citations)
+    render_citations(summary.citations, bot, "summary")
     usage, timings = summary.usage, summary.timings
     st.caption(
         f"{views.md_escape(summary.model)} · {summary.chunks_read} chunks read · "

@@ -10,10 +10,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Collection, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chatbot import guard, markers
 from chatbot.models import Answer, Citation
+
+if TYPE_CHECKING:
+    from chatbot.preview import Preview
 
 #: Markdown syntax, plus what makes links without brackets: ":" (https://), "." (www.x) and
 #: "@" (a@b.c, an e-mail autolink); escaping is invisible once rendered.
@@ -123,6 +126,20 @@ def passage_html(citation: Citation) -> str:
             + html.escape(text[b:])
         )
     return f'<div class="chatbot-passage" style="{PASSAGE_STYLE}">{body}</div>'
+
+
+def preview_marker_html(preview: Preview) -> str:
+    """An empty element whose data attributes say what a page preview drew (tests read it)."""
+    return (
+        f'<div class="chatbot-preview" data-page="{html.escape(str(preview.page))}" '
+        f'data-boxes="{len(preview.boxes):d}" data-origin="{html.escape(preview.origin)}"></div>'
+    )
+
+
+def preview_text_html(preview: Preview) -> str:
+    """The passage in its surrounding text, as `chatbot.preview.context_html` built it from
+    escaped pieces (tests/test_hostile.py feeds that builder hostile documents)."""
+    return preview.html
 
 
 def location(citation: Citation) -> str:
