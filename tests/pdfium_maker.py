@@ -1,5 +1,6 @@
-"""PDFs with a real text layer and exact character boxes, written by pypdfium2 (already a dependency): one text object
-per line in Helvetica, so pypdf extracts them and pdfium knows each character's box."""
+"""PDFs with a real text layer and exact character boxes, written by pypdfium2: one text
+object per line in Helvetica, so pypdf extracts them and pdfium knows each character's box.
+(tests/pdf_maker.py writes ruled tables instead.)"""
 
 from __future__ import annotations
 
