@@ -8,7 +8,7 @@ folder that leads out of it is not followed: it is reported as skipped, with the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -39,15 +39,22 @@ def _matches(path: Path, patterns: Sequence[str]) -> bool:
     return any(fnmatch(name, pat) or fnmatch(path.name, pat) for pat in patterns)
 
 
+def _within(path: Path, only: Collection[Path]) -> bool:
+    return path in only or any(parent in only for parent in path.parents)
+
+
 def discover(
     paths: Iterable[Path],
     include: Sequence[str],
     exclude: Sequence[str],
     report: IngestReport,
+    only: Collection[Path] | None = None,
 ) -> list[Found]:
     """Files under the given paths (folders recursively, hidden entries left out), each once,
     filtered by glob patterns matched against the full path or the file name. Links that lead
-    out of their folder are reported as skipped."""
+    out of their folder are reported as skipped. `only` (absolute paths under the resolved
+    folders) keeps just the files at or under them, named as in a walk of the whole folder:
+    how a watched folder ingests what changed."""
     found: list[Found] = []
     seen: set[Path] = set()
     for given in paths:
@@ -58,6 +65,8 @@ def discover(
         candidates = sorted(given.rglob("*")) if given.is_dir() else [given]
         for path in candidates:
             if any(part.startswith(".") for part in path.parts[len(given.parts) :]):
+                continue
+            if only is not None and not _within(root / path.relative_to(given), only):
                 continue
             real = path.resolve()
             outside = given.is_dir() and root not in real.parents

@@ -20,11 +20,12 @@ outside it are skipped with a reason: only what is really in the folder is index
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 from chatbot.discover import Found, discover
@@ -138,7 +139,9 @@ class _Embedder:
             chunks = write.chunks or []
             self.total += len(chunks)
             stored = self.index.stored_ids(self.space, write.path)
-            old_by_text = {text: key for key, text in stored.items()}
+            # A moved or copied file is the same text under a new path: reuse its vectors.
+            donor = stored or self.index.stored_ids(self.space, write.path, write.fingerprint)
+            old_by_text = {text: key for key, text in donor.items()}
             reuse: dict[str, str] = {}
             for chunk in chunks:
                 key = chunk_id(write.path, chunk)
@@ -228,6 +231,19 @@ def _refuse(root: Path, state: str, count: int) -> IngestError:
     )
 
 
+def own_files(index: Index, paths: Sequence[Path]) -> list[str]:
+    """Exclude patterns for the data dir when a folder being ingested holds it: the index's
+    own files (and the app's upload copies) are never ingested as documents."""
+    data_dir = index.settings.data_dir.resolve()
+    patterns = []
+    for given in paths:
+        root = given.resolve()
+        if given.is_dir() and root in data_dir.parents:
+            inside = given / data_dir.relative_to(root)
+            patterns.append(glob.escape(inside.as_posix()) + "/*")
+    return patterns
+
+
 def _check_prune(index: Index, space: Space, paths: Sequence[Path]) -> None:
     """Pruning a folder that is missing or empty (moved, renamed, an unmounted drive) would
     remove everything indexed from it: refuse before changing anything."""
@@ -280,16 +296,18 @@ def ingest(
     exclude: Sequence[str] = (),
     progress: ProgressFn = _noop,
     space: Space | None = None,
+    only: Collection[Path] | None = None,
 ) -> IngestReport:
     """Add new files, replace changed ones, skip unchanged ones, optionally prune deleted.
 
     Bad files are reported as skipped with a one-line reason; only a failure of the index
     itself raises (IndexError_), or a prune of a folder that is missing or empty (IngestError).
+    `only` limits reading to the files at or under those absolute paths (see `discover`).
     """
     started = time.perf_counter()
     report = IngestReport()
     space = space or index.active()
-    found = discover(paths, include, exclude, report)
+    found = discover(paths, include, (*exclude, *own_files(index, paths)), report, only)
     if prune:
         _check_prune(index, space, paths)
     with _store_failures(index):

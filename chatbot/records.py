@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS documents (
     PRIMARY KEY (collection, source)
 );
 CREATE INDEX IF NOT EXISTS documents_path ON documents (collection, path);
+CREATE INDEX IF NOT EXISTS documents_fingerprint ON documents (collection, sha256);
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY,
     collection TEXT NOT NULL,
@@ -183,6 +184,14 @@ def known(
 def known_path(db: sqlite3.Connection, physical: str, path: str) -> KnownDocument | None:
     row = db.execute(
         f"{_KNOWN} WHERE collection = ? AND path = ?", (physical, path)
+    ).fetchone()
+    return KnownDocument(*row) if row else None
+
+
+def twin(db: sqlite3.Connection, physical: str, fingerprint: str) -> KnownDocument | None:
+    """An indexed file with exactly this text and chunking (a moved or copied file's old self)."""
+    row = db.execute(
+        f"{_KNOWN} WHERE collection = ? AND sha256 = ? LIMIT 1", (physical, fingerprint)
     ).fetchone()
     return KnownDocument(*row) if row else None
 
