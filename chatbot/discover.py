@@ -39,7 +39,8 @@ def _matches(path: Path, patterns: Sequence[str]) -> bool:
     return any(fnmatch(name, pat) or fnmatch(path.name, pat) for pat in patterns)
 
 
-def _within(path: Path, only: Collection[Path]) -> bool:
+def within(path: Path, only: Collection[Path]) -> bool:
+    """`path` is one of `only` or under one of them."""
     return path in only or any(parent in only for parent in path.parents)
 
 
@@ -66,7 +67,7 @@ def discover(
         for path in candidates:
             if any(part.startswith(".") for part in path.parts[len(given.parts) :]):
                 continue
-            if only is not None and not _within(root / path.relative_to(given), only):
+            if only is not None and not within(root / path.relative_to(given), only):
                 continue
             real = path.resolve()
             outside = given.is_dir() and root not in real.parents

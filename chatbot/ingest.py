@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
-from chatbot.discover import Found, discover
+from chatbot.discover import Found, discover, within
 from chatbot.index import DocumentWrite, Index, IndexError_, Space, chunk_id, store_errors
 from chatbot.loaders import LoadedDocument, LoadLimits, MissingDependencyError, SkipFile, load
 from chatbot.locking import guarded_write
@@ -270,14 +270,18 @@ def _store_failures(index: Index) -> Iterator[None]:
         ) from None
 
 
-def _prune(index: Index, space: Space, paths: Sequence[Path], report: IngestReport) -> None:
-    """Remove sources whose files no longer exist under the given paths."""
+def _prune(
+    index: Index, space: Space, paths: Sequence[Path], report: IngestReport,
+    only: Collection[Path] | None = None,
+) -> None:
+    """Remove sources whose files no longer exist under the given paths (and `only`)."""
     roots = [p.resolve() for p in paths]
     with guarded_write(index):
         gone = [
             doc.source
             for path, doc in sorted(index.known(space).items())
             if any(Path(path) == r or r in Path(path).parents for r in roots)
+            and (only is None or within(Path(path), only))
             and not Path(path).exists()
         ]
         removed = index.remove_sources(space, gone)
@@ -302,7 +306,8 @@ def ingest(
 
     Bad files are reported as skipped with a one-line reason; only a failure of the index
     itself raises (IndexError_), or a prune of a folder that is missing or empty (IngestError).
-    `only` limits reading to the files at or under those absolute paths (see `discover`).
+    `only` limits reading and pruning to the files at or under those absolute paths (see
+    `discover`): how a watched folder applies what changed.
     """
     started = time.perf_counter()
     report = IngestReport()
@@ -313,7 +318,7 @@ def ingest(
     with _store_failures(index):
         _run(index, space, found, report, progress)
         if prune:
-            _prune(index, space, paths, report)
+            _prune(index, space, paths, report, only)
         with guarded_write(index):
             index.drop_orphans(space)
     report.seconds = time.perf_counter() - started

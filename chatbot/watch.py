@@ -2,12 +2,13 @@
 
 The loop takes any iterable of change sets (watchfiles' grouped OS events, or a test's list),
 so the sync logic runs without timing. Events only say *where* to look: each batch goes through
-the one ingest entry point (`chatbot.ingest.ingest`, prune on) limited to the changed paths, and
-reads the files as they are then. So a batch has the guarantees of a manual ingest (one writer
-at a time, crash safety, no duplicates, the ignore rules and caps), a burst of saves or an
-editor's write-a-temp-then-rename is one change, and a batch killed half-way is finished by the
-next write. A move is an addition plus a deletion in one batch: the new file reuses the old
-one's vectors (same fingerprint, see `chatbot.ingest`), and the batch reports it as moved.
+the one ingest entry point (`chatbot.ingest.ingest`, prune on) limited to the changed paths,
+reading the files as they are then and pruning those that are gone (the catch-up batch at the
+start looks at everything). So a batch has the guarantees of a manual ingest (one writer at a
+time, crash safety, no duplicates, the ignore rules and caps), a burst of saves or an editor's
+write-a-temp-then-rename is one change, and a batch killed half-way is finished by the next
+write. A move is an addition plus a deletion in one batch: the new file reuses the old one's
+vectors (same fingerprint, see `chatbot.ingest`), and the batch reports it as moved.
 """
 
 from __future__ import annotations

@@ -59,3 +59,25 @@ def test_a_missing_path_is_reported(tmp_path: Path) -> None:
     assert discover([tmp_path / "gone"], (), (), report) == []
     [item] = report.files
     assert (item.status, item.reason) == ("skipped", "not found")
+
+
+def test_only_keeps_files_at_or_under_the_given_paths_named_as_in_a_whole_walk(
+    tmp_path: Path,
+) -> None:
+    """How a watched folder ingests what changed: the names do not depend on `only`."""
+    docs = tmp_path / "docs"
+    (docs / "sub" / "deeper").mkdir(parents=True)
+    for name in ("a.md", "b.txt", "sub/c.txt", "sub/deeper/d.txt"):
+        (docs / name).write_text("x")
+    report = IngestReport()
+    root = docs.resolve()
+    only = {root / "b.txt", root / "sub" / "deeper", root / "gone.txt"}
+
+    assert names(discover([Path("docs")], (), (), report, only)) == [
+        "docs/b.txt", "docs/sub/deeper/d.txt"
+    ]
+    assert names(discover([Path("docs")], (), (), report, {root})) == names(
+        discover([Path("docs")], (), (), report)
+    )
+    assert discover([Path("docs")], (), (), report, set()) == []
+    assert report.files == []

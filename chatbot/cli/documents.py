@@ -7,12 +7,16 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
 from chatbot import Chatbot, FileReport, NotFoundError, Settings
 from chatbot.cli.common import ingest_progress, progress_bar
 from chatbot.terminal import console, error, line, out, plain
+
+if TYPE_CHECKING:
+    from chatbot.watch import WatchBatch
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
@@ -70,21 +74,25 @@ def _watch(
     """One line per file and one per batch until Ctrl-C (exit 0 while waiting; during a batch
     the interrupt reaches `main`: 130, like any command)."""
     watched = ", ".join(p.as_posix() for p in paths)
-    console.print(line("watching ", watched, " for changes (Ctrl-C to stop)"))
-    for batch in bot.watch(paths, include=include, exclude=exclude):
-        if not batch.changed:
-            continue
-        if as_json:
-            out.print(json.dumps(batch.to_json(), ensure_ascii=False), markup=False)
-            continue
-        for old, new in batch.moved:
-            console.print(line("moved ", old, " -> ", new))
-        _print_files(batch.files)
-        stamp = time.strftime("%H:%M:%S")
-        console.print(line((stamp, "dim"), " ", ("error" if batch.error else "batch", "bold"),
-                           ": ", batch.summary()))
+    for number, batch in enumerate(bot.watch(paths, include=include, exclude=exclude)):
+        if batch.changed:
+            _print_batch(batch, as_json=as_json)
+        if number == 0:  # the catch-up is done and the OS watcher runs
+            console.print(line("watching ", watched, " for changes (Ctrl-C to stop)"))
     console.print("stopped watching")
     return 0
+
+
+def _print_batch(batch: WatchBatch, *, as_json: bool) -> None:
+    if as_json:
+        out.print(json.dumps(batch.to_json(), ensure_ascii=False), markup=False)
+        return
+    for old, new in batch.moved:
+        console.print(line("moved ", old, " -> ", new))
+    _print_files(batch.files)
+    label = "error" if batch.error else "batch"
+    console.print(line((time.strftime("%H:%M:%S"), "dim"), " ", (label, "bold"), ": ",
+                       batch.summary()))
 
 
 def cmd_sources(settings: Settings, args: argparse.Namespace) -> int:
