@@ -8,6 +8,7 @@ folder that leads out of it is not followed: it is reported as skipped, with the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
@@ -39,9 +40,11 @@ def _matches(path: Path, patterns: Sequence[str]) -> bool:
     return any(fnmatch(name, pat) or fnmatch(path.name, pat) for pat in patterns)
 
 
-def within(path: Path, only: Collection[Path]) -> bool:
-    """`path` is one of `only` or under one of them."""
-    return path in only or any(parent in only for parent in path.parents)
+def within(path: Path | str, only: Collection[Path]) -> bool:
+    """`path` is one of `only` or under one of them (absolute paths, compared as text: this
+    runs for every file of a watched folder on every batch)."""
+    text = str(path)
+    return any(text == str(o) or text.startswith(os.path.join(o, "")) for o in only)
 
 
 def discover(

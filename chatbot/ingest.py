@@ -280,8 +280,8 @@ def _prune(
         gone = [
             doc.source
             for path, doc in sorted(index.known(space).items())
-            if any(Path(path) == r or r in Path(path).parents for r in roots)
-            and (only is None or within(Path(path), only))
+            if (only is None or within(path, only))
+            and any(Path(path) == r or r in Path(path).parents for r in roots)
             and not Path(path).exists()
         ]
         removed = index.remove_sources(space, gone)
