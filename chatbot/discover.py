@@ -47,6 +47,21 @@ def within(path: Path | str, only: Collection[Path]) -> bool:
     return any(text == str(o) or text.startswith(os.path.join(o, "")) for o in only)
 
 
+def _changed(given: Path, root: Path, only: Collection[Path]) -> list[Path]:
+    """What a walk of `given` would find at or under the `only` paths, without walking the
+    rest of the folder (a watched folder may hold far more files than a batch changes)."""
+    paths: set[Path] = set()
+    for changed in only:
+        if changed != root and root not in changed.parents:
+            continue
+        path = given / changed.relative_to(root)
+        if path.is_dir() and not path.is_symlink():
+            paths.update(path.rglob("*"))
+        elif os.path.lexists(path):
+            paths.add(path)
+    return sorted(paths)
+
+
 def discover(
     paths: Iterable[Path],
     include: Sequence[str],
@@ -66,7 +81,10 @@ def discover(
             report.files.append(FileReport(given.as_posix(), "skipped", reason="not found"))
             continue
         root = given.resolve()
-        candidates = sorted(given.rglob("*")) if given.is_dir() else [given]
+        if only is not None and given.is_dir():
+            candidates = _changed(given, root, only)
+        else:
+            candidates = sorted(given.rglob("*")) if given.is_dir() else [given]
         for path in candidates:
             if any(part.startswith(".") for part in path.parts[len(given.parts) :]):
                 continue

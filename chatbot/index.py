@@ -245,11 +245,13 @@ class Index:
 
     # --- writing (callers hold the write lock) ----------------------------------------------
     def known(
-        self, space: Space | None = None, paths: Sequence[str] | None = None
+        self, space: Space | None = None, paths: Sequence[str] | None = None,
+        *, under: bool = False,
     ) -> dict[str, KnownDocument]:
-        """Indexed files (all, or those at some resolved paths), by resolved path."""
+        """Indexed files (all, or those at some resolved paths, with `under` also those below
+        them), by resolved path."""
         with self.connection() as db:
-            return records.known(db, (space or self.active()).physical, paths)
+            return records.known(db, (space or self.active()).physical, paths, under=under)
 
     def stored_ids(
         self, space: Space, path: str, fingerprint: str | None = None

@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
-from chatbot.discover import Found, discover, within
+from chatbot.discover import Found, discover
 from chatbot.index import DocumentWrite, Index, IndexError_, Space, chunk_id, store_errors
 from chatbot.loaders import LoadedDocument, LoadLimits, MissingDependencyError, SkipFile, load
 from chatbot.locking import guarded_write
@@ -247,12 +247,11 @@ def own_files(index: Index, paths: Sequence[Path]) -> list[str]:
 def _check_prune(index: Index, space: Space, paths: Sequence[Path]) -> None:
     """Pruning a folder that is missing or empty (moved, renamed, an unmounted drive) would
     remove everything indexed from it: refuse before changing anything."""
-    known = index.known(space)
     for given in paths:
         if given.exists() and not (given.is_dir() and next(given.iterdir(), None) is None):
             continue
         root = given.resolve()
-        indexed = [d for d in known.values() if root in (Path(d.path), *Path(d.path).parents)]
+        indexed = list(index.known(space, [str(root)], under=True).values())
         if not given.exists() or indexed:
             raise _refuse(given, "does not exist" if not given.exists() else "is empty",
                           len(indexed))
@@ -277,11 +276,11 @@ def _prune(
     """Remove sources whose files no longer exist under the given paths (and `only`)."""
     roots = [p.resolve() for p in paths]
     with guarded_write(index):
+        known = index.known(space, None if only is None else [str(p) for p in only], under=True)
         gone = [
             doc.source
-            for path, doc in sorted(index.known(space).items())
-            if (only is None or within(path, only))
-            and any(Path(path) == r or r in Path(path).parents for r in roots)
+            for path, doc in sorted(known.items())
+            if any(Path(path) == r or r in Path(path).parents for r in roots)
             and not Path(path).exists()
         ]
         removed = index.remove_sources(space, gone)

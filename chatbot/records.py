@@ -166,11 +166,19 @@ _KNOWN = "SELECT source, path, root, size, mtime_ns, sha256, recipe, chunks FROM
 
 
 def known(
-    db: sqlite3.Connection, physical: str, paths: Sequence[str] | None = None
+    db: sqlite3.Connection, physical: str, paths: Sequence[str] | None = None,
+    *, under: bool = False,
 ) -> dict[str, KnownDocument]:
-    """Indexed files of a physical copy (all, or those at `paths`), by resolved path."""
+    """Indexed files of a physical copy (all, or those at `paths`, or with `under` also those
+    below them), by resolved path."""
     if paths is None:
         rows = db.execute(f"{_KNOWN} WHERE collection = ?", (physical,)).fetchall()
+    elif under:  # "dir/" <= path < "dir0" ('0' follows '/'): a range of the path index
+        rows = []
+        sql = f"{_KNOWN} WHERE collection = ? AND (path = ? OR (path >= ? AND path < ?))"
+        for path in dict.fromkeys(paths):
+            base = path.rstrip("/")
+            rows += db.execute(sql, (physical, path, f"{base}/", f"{base}0")).fetchall()
     else:
         rows = []
         for begin in range(0, len(paths), 500):

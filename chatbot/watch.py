@@ -140,8 +140,7 @@ class FolderSync:
 
     def _held_under(self, path: Path) -> bool:
         """Indexed files under a path that is gone (a deleted or moved-away folder)."""
-        prefix = f"{path}/"
-        return any(known.startswith(prefix) for known in self.index.known())
+        return bool(self.index.known(None, [str(path)], under=True))
 
     # --- batches ---------------------------------------------------------------------------
     def everything(self) -> set[Path]:
@@ -151,19 +150,23 @@ class FolderSync:
         """Ingest what is at or under `paths` now and prune what is gone. A failure of the
         store (or the lock held too long, or a prune refused) is reported and the paths are
         kept for the next batch; with `strict` it is raised."""
-        before = self.index.known()
+        paths = paths | self.retry
+        before = self.index.known(None, [str(p) for p in paths if not p.exists()], under=True)
         try:
             report = ingest(
                 self.index, [t.given for t in self.targets], prune=True, include=self.include,
-                exclude=self.exclude, only=paths | self.retry,
+                exclude=self.exclude, only=paths,
             )
         except (StoreError, BusyError) as exc:
             if strict:
                 raise
-            self.retry |= paths
+            self.retry = paths
             return WatchBatch(error=str(exc))
-        self.retry.clear()
-        return WatchBatch(report, moves(report, before, self.index.known()))
+        self.retry = set()
+        if not report.count("removed"):
+            return WatchBatch(report)
+        after = self.index.known(None, [str(p) for p in paths if p.exists()], under=True)
+        return WatchBatch(report, moves(report, before, after))
 
     def run(self, changes: Iterable[Changes]) -> Iterator[WatchBatch]:
         """A catch-up batch over everything, then one batch per group of changes that touches
