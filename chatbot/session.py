@@ -153,7 +153,9 @@ class Chatbot:
             self.pipeline.index, [Path(p) for p in paths], include=include, exclude=exclude
         )
         if changes is None:
-            changes = file_changes(sync.folders, self.settings.watch_debounce_ms, stop)
+            changes = file_changes(
+                sync.folders, self.settings.watch_debounce_ms, stop, recursive=sync.recursive
+            )
         return sync.run(changes)
 
     def reindex(self, *, prune: bool = False, progress: ProgressFn | None = None) -> IngestReport:

@@ -114,6 +114,11 @@ class FolderSync:
         """The folders to watch, each once."""
         return sorted({t.folder for t in self.targets})
 
+    @property
+    def recursive(self) -> bool:
+        """Files alone need only their own folders watched, not everything below them."""
+        return not all(t.is_file for t in self.targets)
+
     def _holds_data_dir(self, target: Target) -> bool:
         return target.root == self.data_dir or target.root in self.data_dir.parents
 
@@ -214,16 +219,17 @@ def moves(
 
 
 def file_changes(
-    folders: Sequence[Path], debounce_ms: int, stop: threading.Event | None = None
+    folders: Sequence[Path], debounce_ms: int, stop: threading.Event | None = None,
+    *, recursive: bool = True,
 ) -> Iterator[set[tuple[int, str]]]:
-    """Groups of file system changes under `folders` (recursively): a group is given once
-    nothing has changed for `debounce_ms`, or after `MAX_DEBOUNCE_PERIODS` times that. An
-    empty group comes every second without changes (the first one says the watcher runs)."""
+    """Groups of file system changes under `folders`: a group is given once nothing has
+    changed for `debounce_ms`, or after `MAX_DEBOUNCE_PERIODS` times that. An empty group
+    comes every second without changes (the first one says the watcher runs)."""
     import watchfiles
 
     for group in watchfiles.watch(
         *folders, watch_filter=None, step=debounce_ms,
         debounce=debounce_ms * MAX_DEBOUNCE_PERIODS, rust_timeout=1000, yield_on_timeout=True,
-        raise_interrupt=True, stop_event=stop,
+        raise_interrupt=True, stop_event=stop, recursive=recursive,
     ):
         yield {(int(kind), path) for kind, path in group}

@@ -230,6 +230,30 @@ def test_changes_that_no_ingest_would_take_make_no_batch(
     assert sorted(f.source for f in batches[0].report.files) == ["docs/a.txt", "docs/sub/b.md"]
 
 
+def test_a_watched_file_follows_its_edits_and_ignores_its_neighbours(
+    settings: Settings, docs: Path
+) -> None:
+    index = Index(settings, HashingEmbeddings())
+    sync = FolderSync(index, [Path("docs/a.txt")])
+    root = docs.resolve()
+    assert sync.folders == [root] and not sync.recursive
+
+    def edit() -> None:
+        (docs / "a.txt").write_text("Alpha, edited.\n")
+        (docs / "neighbour.txt").write_text("Not watched.\n")
+
+    batches = run(
+        sync,
+        (edit, [(MODIFIED, root / "a.txt")]),
+        (lambda: None, [(ADDED, root / "neighbour.txt"), (MODIFIED, root / "sub" / "b.md")]),
+    )
+
+    assert [[(f.source, f.status) for f in b.files] for b in batches] == [
+        [("docs/a.txt", "added")], [("docs/a.txt", "updated")]
+    ]
+    assert sources(index) == {"docs/a.txt": len("Alpha, edited.")}
+
+
 def test_the_ingest_limits_apply_to_watched_files(settings: Settings, docs: Path) -> None:
     index = Index(settings, HashingEmbeddings())
     sync = FolderSync(index, [Path("docs")], exclude=["*draft*"])
