@@ -81,14 +81,14 @@ def discover(
             report.files.append(FileReport(given.as_posix(), "skipped", reason="not found"))
             continue
         root = given.resolve()
-        if only is not None and given.is_dir():
+        if not given.is_dir():
+            candidates = [given] if only is None or within(root, only) else []
+        elif only is not None:
             candidates = _changed(given, root, only)
         else:
-            candidates = sorted(given.rglob("*")) if given.is_dir() else [given]
+            candidates = sorted(given.rglob("*"))
         for path in candidates:
             if any(part.startswith(".") for part in path.parts[len(given.parts) :]):
-                continue
-            if only is not None and not within(root / path.relative_to(given), only):
                 continue
             real = path.resolve()
             outside = given.is_dir() and root not in real.parents
