@@ -372,10 +372,13 @@ class Watcher:
             time.sleep(0.05)
 
     def stop(self, sig: int = signal.SIGINT) -> int:
+        """Send `sig` and return the exit code (the watcher's output if it does not exit)."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
         try:
             return self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the watcher did not exit on signal {sig}:\n{self.output()}")
         finally:
             if self.process.poll() is None:
                 self.process.kill()
