@@ -344,13 +344,21 @@ def cli_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+#: `python -m chatbot.cli` with Ctrl-C as in a terminal: a shell starts background jobs (a
+#: test run may be one) with SIGINT ignored, which a child inherits and would never see.
+INTERRUPTIBLE = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from chatbot.cli import main; sys.exit(main())"
+)
+
+
 class Watcher:
     """`chatbot ingest docs --watch` in another process, its stderr in a file."""
 
     def __init__(self, cwd: Path, data_dir: Path) -> None:
         self.log = cwd / f"watch-{time.monotonic_ns()}.log"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "chatbot.cli", "ingest", "docs", "--watch"],
+            [sys.executable, "-c", INTERRUPTIBLE, "ingest", "docs", "--watch"],
             cwd=cwd, env=cli_env(data_dir), stdout=subprocess.DEVNULL,
             stderr=self.log.open("w"),
         )
