@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
-from chatbot.discover import Found, discover, name_for
+from chatbot.discover import Found, discover, name_for, within
 from chatbot.models import IngestReport
 
 
@@ -81,3 +83,16 @@ def test_only_keeps_files_at_or_under_the_given_paths_named_as_in_a_whole_walk(
     )
     assert discover([Path("docs")], (), (), report, set()) == []
     assert report.files == []
+
+
+_SEGMENTS = st.lists(st.sampled_from(["a", "b", "a0", "a-", "a.b", "ab"]), max_size=4)
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(_SEGMENTS, st.lists(_SEGMENTS, max_size=4))
+def test_within_agrees_with_path_parents(parts: list[str], others: list[list[str]]) -> None:
+    """The text comparison a watched folder uses means exactly "is or is under" (`a` does
+    not hold `a0` or `a-`)."""
+    path = Path("/", *parts)
+    only = {Path("/", *other) for other in others}
+    assert within(path, only) == any(path == o or o in path.parents for o in only)

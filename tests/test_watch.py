@@ -22,7 +22,7 @@ import pytest
 from index_state import CountingEmbeddings, state
 from test_crash_safety import FILES, make_corpus, records_written, settings_for
 
-from chatbot import Chatbot, cli
+from chatbot import Chatbot, StoreError, cli
 from chatbot.config import Settings
 from chatbot.fakes import HashingEmbeddings
 from chatbot.index import Index
@@ -324,6 +324,12 @@ def test_ctrl_c_while_waiting_ends_the_watch_and_during_a_batch_abandons_it(
     consistent(Index(settings, HashingEmbeddings()))
 
 
+def test_watching_a_folder_that_is_not_there_fails_at_once(settings: Settings) -> None:
+    """The catch-up batch is a manual ingest: a missing folder is an error, not a watch."""
+    with pytest.raises(StoreError, match="does not exist"):
+        list(Chatbot(settings).watch(["missing"], changes=[]))
+
+
 def test_cli_watch_refuses_flags_it_cannot_keep_in_step(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -439,11 +445,14 @@ def test_the_real_watcher_follows_adds_edits_a_rename_and_a_deletion(tmp_path: P
     assert final_state(data_dir)["sources"] == [("docs/sub/bravo.md", 1)]
 
 
-def test_a_watcher_killed_mid_batch_leaves_an_index_the_next_watch_repairs(
-    tmp_path: Path,
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGKILL, -signal.SIGKILL),
+                                           (signal.SIGINT, 130)], ids=["kill", "ctrl-c"])
+def test_a_watcher_stopped_mid_batch_leaves_an_index_the_next_watch_repairs(
+    tmp_path: Path, sig: int, code: int
 ) -> None:
-    """SIGKILL while a batch of many files is half committed; the next `--watch` run ends with
-    the same index as a clean ingest (same chunk ids, none twice, vectors matching)."""
+    """Killed (or Ctrl-C, which abandons the batch: exit 130) while a batch of many files is
+    half committed; the next `--watch` run ends with the same index as a clean ingest (same
+    chunk ids, none twice, vectors matching)."""
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "first.txt").write_text("The first file, before the watch.\n")
@@ -454,10 +463,12 @@ def test_a_watcher_killed_mid_batch_leaves_an_index_the_next_watch_repairs(
         make_corpus(tmp_path)  # 120 files of a few chunks each, at once
         total = 1 + 2 * FILES  # at least: every corpus file has two or more chunks
         watcher.wait_for("a half-done batch", lambda: records_written(data_dir) >= total // 3)
-        assert watcher.stop(signal.SIGKILL) == -signal.SIGKILL
+        assert watcher.stop(sig) == code
     finally:
         watcher.stop(signal.SIGKILL)
-    assert records_written(data_dir) < total, "the kill came too late to be mid-batch"
+    assert records_written(data_dir) < total, "the signal came too late to be mid-batch"
+    if sig == signal.SIGINT:
+        assert "interrupted" in watcher.output() and "Traceback" not in watcher.output()
 
     clean_dir = tmp_path / "clean"
     subprocess.run(
