@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chatbot.errors import BusyError, StoreError
+from chatbot.errors import BusyError, ConfigError, StoreError
 from chatbot.ingest import ingest
 from chatbot.loaders import LOADERS
 from chatbot.models import FileReport, IngestReport
@@ -34,6 +34,10 @@ if TYPE_CHECKING:
 Changes = Iterable[tuple[Any, str]]
 #: A folder that never goes quiet still gets a batch after this many debounce periods.
 MAX_DEBOUNCE_PERIODS = 10
+
+
+class WatchError(ConfigError):
+    """The system will not watch these folders (a limit, a permission, a folder gone)."""
 
 
 @dataclass(frozen=True)
@@ -227,9 +231,17 @@ def file_changes(
     comes every second without changes (the first one says the watcher runs)."""
     import watchfiles
 
-    for group in watchfiles.watch(
-        *folders, watch_filter=None, step=debounce_ms,
-        debounce=debounce_ms * MAX_DEBOUNCE_PERIODS, rust_timeout=1000, yield_on_timeout=True,
-        raise_interrupt=True, stop_event=stop, recursive=recursive,
-    ):
-        yield {(int(kind), path) for kind, path in group}
+    try:
+        for group in watchfiles.watch(
+            *folders, watch_filter=None, step=debounce_ms,
+            debounce=debounce_ms * MAX_DEBOUNCE_PERIODS, rust_timeout=1000,
+            yield_on_timeout=True, raise_interrupt=True, stop_event=stop, recursive=recursive,
+        ):
+            yield {(int(kind), path) for kind, path in group}
+    except (OSError, RuntimeError) as exc:  # a watch limit, a permission, a folder gone
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise WatchError(
+            f"cannot watch {', '.join(map(str, folders))} ({detail}); for a very large tree "
+            "raise the system's limit (Linux: fs.inotify.max_user_watches) or set "
+            "WATCHFILES_FORCE_POLLING=1"
+        ) from None

@@ -26,7 +26,7 @@ from chatbot import Chatbot, StoreError, cli
 from chatbot.config import Settings
 from chatbot.fakes import HashingEmbeddings
 from chatbot.index import Index
-from chatbot.watch import FolderSync, WatchBatch
+from chatbot.watch import FolderSync, WatchBatch, WatchError, file_changes
 
 ADDED, MODIFIED, DELETED = 1, 2, 3
 
@@ -328,6 +328,11 @@ def test_watching_a_folder_that_is_not_there_fails_at_once(settings: Settings) -
     """The catch-up batch is a manual ingest: a missing folder is an error, not a watch."""
     with pytest.raises(StoreError, match="does not exist"):
         list(Chatbot(settings).watch(["missing"], changes=[]))
+
+
+def test_a_folder_the_system_cannot_watch_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(WatchError, match=r"cannot watch .*missing.*max_user_watches"):
+        next(file_changes([tmp_path / "missing"], 100))
 
 
 def test_cli_watch_refuses_flags_it_cannot_keep_in_step(
