@@ -50,7 +50,8 @@ class Target:
 
     @property
     def folder(self) -> Path:
-        """What the OS watches: the folder, or a file's own folder (editors replace files)."""
+        """What the OS watches: the folder, or the real file's folder (editors replace files;
+        a link given is followed)."""
         return self.root.parent if self.is_file else self.root
 
 
@@ -133,8 +134,8 @@ class FolderSync:
         return any(self._relevant_to(target, path) for target in self.targets)
 
     def _relevant_to(self, target: Target, path: Path) -> bool:
-        if target.is_file:
-            return path in (target.root, target.given.absolute())
+        if target.is_file:  # (a link given: its target's own folder is watched)
+            return path == target.root
         if target.root not in path.parents:
             return False
         if any(part.startswith(".") for part in path.relative_to(target.root).parts):

@@ -253,6 +253,17 @@ def test_a_watched_file_follows_its_edits_and_ignores_its_neighbours(
     ]
     assert sources(index) == {"docs/a.txt": len("Alpha, edited.")}
 
+    # The same file watched through a link: the OS watches (and reports) the real file.
+    (docs.parent / "link.txt").symlink_to(docs / "a.txt")
+    linked = FolderSync(index, [Path("link.txt")])
+    assert linked.folders == [root]
+
+    def edit_again() -> None:
+        (docs.parent / "link.txt").write_text("Alpha, edited through a link.\n")
+
+    [_, through] = run(linked, (edit_again, [(MODIFIED, root / "a.txt")]))
+    assert [(f.source, f.status) for f in through.files] == [("docs/a.txt", "updated")]
+
 
 def test_the_ingest_limits_apply_to_watched_files(settings: Settings, docs: Path) -> None:
     index = Index(settings, HashingEmbeddings())
