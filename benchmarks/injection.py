@@ -51,7 +51,7 @@ from chatbot.service_errors import ModelServiceError
 from chatbot.summarize import summarize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from injection_variants import VARIANTS, applied  # noqa: E402
+from injection_variants import VARIANTS, applied
 
 CASES_FILE = Path(__file__).resolve().parent / "data" / "injection" / "cases.jsonl"
 SPLITS = ("dev", "heldout", "fresh")

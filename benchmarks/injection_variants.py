@@ -13,12 +13,18 @@ and is run with the guard off (`--guard off`) so its effect is measured alone:
   as `[n]` markers, is what the pipeline then checks and shows.
 
 None of these is part of the product: docs/benchmarks.md says which paid and why none was kept.
+
+`python benchmarks/injection_variants.py VARIANT chatbot-args...` runs any `chatbot` command
+with the variant applied to every pipeline it builds, e.g. `chatbot bench --answers 100` to
+see what a variant costs on ordinary questions.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -126,3 +132,33 @@ def applied(variant: str, pipeline: Pipeline) -> Iterator[None]:
             yield
         finally:
             guard.as_data = original  # type: ignore[assignment]
+
+
+def main(argv: list[str]) -> int:
+    """Run the `chatbot` CLI with `argv[0]`'s variant applied process-wide."""
+    from chatbot import pipeline as pipeline_module
+    from chatbot.cli import main as chatbot_main
+
+    variant, args = argv[0], argv[1:]
+    if variant not in VARIANTS:
+        raise SystemExit(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
+    with tempfile.TemporaryDirectory(prefix=f"chatbot-{variant}-") as tmp:
+        if variant != "default":
+            _write_prompts(variant, Path(tmp))
+            os.environ["CHATBOT_PROMPTS_DIR"] = tmp
+        if variant == "spotlight":
+            guard.as_data = _marked(guard.as_data)  # type: ignore[assignment]
+        if variant == "constrained":
+            make_chat = pipeline_module.make_chat
+
+            def constrained_chat(settings: Any) -> Any:
+                backend = make_chat(settings)
+                backend.model = ConstrainedModel(backend.model)
+                return backend
+
+            pipeline_module.make_chat = constrained_chat  # type: ignore[assignment]
+        return int(chatbot_main(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
