@@ -219,6 +219,14 @@ class Settings(BaseSettings):
         description="Seconds OCR may take for one page (in a worker process that is stopped "
         "when late); the page is then left out and named in the ingest report.",
     )
+    watch_debounce_ms: int = Field(
+        default=1000,
+        ge=50,
+        le=600_000,
+        description="`chatbot ingest --watch`: a batch is ingested once no file in the watched "
+        "folders has changed for this many milliseconds (a burst of saves is one batch; a "
+        "folder that never goes quiet still gets a batch every ten times this).",
+    )
     lock_timeout: float = Field(
         default=300.0,
         ge=0,

@@ -8,7 +8,8 @@ folder that leads out of it is not followed: it is reported as skipped, with the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -39,15 +40,40 @@ def _matches(path: Path, patterns: Sequence[str]) -> bool:
     return any(fnmatch(name, pat) or fnmatch(path.name, pat) for pat in patterns)
 
 
+def within(path: Path | str, only: Collection[Path]) -> bool:
+    """`path` is one of `only` or under one of them (absolute paths, compared as text: this
+    runs for every file of a watched folder on every batch)."""
+    text = str(path)
+    return any(text == str(o) or text.startswith(os.path.join(o, "")) for o in only)
+
+
+def _changed(given: Path, root: Path, only: Collection[Path]) -> list[Path]:
+    """What a walk of `given` would find at or under the `only` paths, without walking the
+    rest of the folder (a watched folder may hold far more files than a batch changes)."""
+    paths: set[Path] = set()
+    for changed in only:
+        if changed != root and root not in changed.parents:
+            continue
+        path = given / changed.relative_to(root)
+        if path.is_dir() and not path.is_symlink():
+            paths.update(path.rglob("*"))
+        elif os.path.lexists(path):
+            paths.add(path)
+    return sorted(paths)
+
+
 def discover(
     paths: Iterable[Path],
     include: Sequence[str],
     exclude: Sequence[str],
     report: IngestReport,
+    only: Collection[Path] | None = None,
 ) -> list[Found]:
     """Files under the given paths (folders recursively, hidden entries left out), each once,
     filtered by glob patterns matched against the full path or the file name. Links that lead
-    out of their folder are reported as skipped."""
+    out of their folder are reported as skipped. `only` (absolute paths under the resolved
+    folders) keeps just the files at or under them, named as in a walk of the whole folder:
+    how a watched folder ingests what changed."""
     found: list[Found] = []
     seen: set[Path] = set()
     for given in paths:
@@ -55,7 +81,12 @@ def discover(
             report.files.append(FileReport(given.as_posix(), "skipped", reason="not found"))
             continue
         root = given.resolve()
-        candidates = sorted(given.rglob("*")) if given.is_dir() else [given]
+        if not given.is_dir():
+            candidates = [given] if only is None or within(root, only) else []
+        elif only is not None:
+            candidates = _changed(given, root, only)
+        else:
+            candidates = sorted(given.rglob("*"))
         for path in candidates:
             if any(part.startswith(".") for part in path.parts[len(given.parts) :]):
                 continue

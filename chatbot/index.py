@@ -253,16 +253,24 @@ class Index:
 
     # --- writing (callers hold the write lock) ----------------------------------------------
     def known(
-        self, space: Space | None = None, paths: Sequence[str] | None = None
+        self, space: Space | None = None, paths: Sequence[str] | None = None,
+        *, under: bool = False,
     ) -> dict[str, KnownDocument]:
-        """Indexed files (all, or those at some resolved paths), by resolved path."""
+        """Indexed files (all, or those at some resolved paths, with `under` also those below
+        them), by resolved path."""
         with self.connection() as db:
-            return records.known(db, (space or self.active()).physical, paths)
+            return records.known(db, (space or self.active()).physical, paths, under=under)
 
-    def stored_ids(self, space: Space, path: str) -> dict[str, str]:
-        """Committed chunk ids of one file, with their text."""
+    def stored_ids(
+        self, space: Space, path: str, fingerprint: str | None = None
+    ) -> dict[str, str]:
+        """Committed chunk ids of one file, with their text; for a file not indexed yet, those
+        of an indexed file with the same `fingerprint` (it was moved or copied: its vectors can
+        be reused), if one is given."""
         with self.connection() as db:
             row = records.known_path(db, space.physical, path)
+            if row is None and fingerprint is not None:
+                row = records.twin(db, space.physical, fingerprint)
             if row is None:
                 return {}
             found = db.execute(

@@ -20,11 +20,12 @@ outside it are skipped with a reason: only what is really in the folder is index
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 from chatbot.discover import Found, discover
@@ -141,7 +142,9 @@ class _Embedder:
             chunks = write.chunks or []
             self.total += len(chunks)
             stored = self.index.stored_ids(self.space, write.path)
-            old_by_text = {text: key for key, text in stored.items()}
+            # A moved or copied file is the same text under a new path: reuse its vectors.
+            donor = stored or self.index.stored_ids(self.space, write.path, write.fingerprint)
+            old_by_text = {text: key for key, text in donor.items()}
             reuse: dict[str, str] = {}
             for chunk in chunks:
                 key = chunk_id(write.path, chunk)
@@ -233,15 +236,27 @@ def _refuse(root: Path, state: str, count: int) -> IngestError:
     )
 
 
+def own_files(index: Index, paths: Sequence[Path]) -> list[str]:
+    """Exclude patterns for the data dir when a folder being ingested holds it: the index's
+    own files (and the app's upload copies) are never ingested as documents."""
+    data_dir = index.settings.data_dir.resolve()
+    patterns = []
+    for given in paths:
+        root = given.resolve()
+        if given.is_dir() and root in data_dir.parents:
+            inside = given / data_dir.relative_to(root)
+            patterns.append(glob.escape(inside.as_posix()) + "/*")
+    return patterns
+
+
 def _check_prune(index: Index, space: Space, paths: Sequence[Path]) -> None:
     """Pruning a folder that is missing or empty (moved, renamed, an unmounted drive) would
     remove everything indexed from it: refuse before changing anything."""
-    known = index.known(space)
     for given in paths:
         if given.exists() and not (given.is_dir() and next(given.iterdir(), None) is None):
             continue
         root = given.resolve()
-        indexed = [d for d in known.values() if root in (Path(d.path), *Path(d.path).parents)]
+        indexed = list(index.known(space, [str(root)], under=True).values())
         if not given.exists() or indexed:
             raise _refuse(given, "does not exist" if not given.exists() else "is empty",
                           len(indexed))
@@ -259,13 +274,17 @@ def _store_failures(index: Index) -> Iterator[None]:
         ) from None
 
 
-def _prune(index: Index, space: Space, paths: Sequence[Path], report: IngestReport) -> None:
-    """Remove sources whose files no longer exist under the given paths."""
+def _prune(
+    index: Index, space: Space, paths: Sequence[Path], report: IngestReport,
+    only: Collection[Path] | None = None,
+) -> None:
+    """Remove sources whose files no longer exist under the given paths (and `only`)."""
     roots = [p.resolve() for p in paths]
     with guarded_write(index):
+        known = index.known(space, None if only is None else [str(p) for p in only], under=True)
         gone = [
             doc.source
-            for path, doc in sorted(index.known(space).items())
+            for path, doc in sorted(known.items())
             if any(Path(path) == r or r in Path(path).parents for r in roots)
             and not Path(path).exists()
         ]
@@ -285,22 +304,25 @@ def ingest(
     exclude: Sequence[str] = (),
     progress: ProgressFn = _noop,
     space: Space | None = None,
+    only: Collection[Path] | None = None,
 ) -> IngestReport:
     """Add new files, replace changed ones, skip unchanged ones, optionally prune deleted.
 
     Bad files are reported as skipped with a one-line reason; only a failure of the index
     itself raises (IndexError_), or a prune of a folder that is missing or empty (IngestError).
+    `only` limits reading and pruning to the files at or under those absolute paths (see
+    `discover`): how a watched folder applies what changed.
     """
     started = time.perf_counter()
     report = IngestReport()
     space = space or index.active()
-    found = discover(paths, include, exclude, report)
+    found = discover(paths, include, (*exclude, *own_files(index, paths)), report, only)
     if prune:
         _check_prune(index, space, paths)
     with _store_failures(index):
         _run(index, space, found, report, progress)
         if prune:
-            _prune(index, space, paths, report)
+            _prune(index, space, paths, report, only)
         with guarded_write(index):
             index.drop_orphans(space)
     report.seconds = time.perf_counter() - started

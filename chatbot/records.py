@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS documents (
     PRIMARY KEY (collection, source)
 );
 CREATE INDEX IF NOT EXISTS documents_path ON documents (collection, path);
+CREATE INDEX IF NOT EXISTS documents_fingerprint ON documents (collection, sha256);
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY,
     collection TEXT NOT NULL,
@@ -169,11 +170,19 @@ _KNOWN = "SELECT source, path, root, size, mtime_ns, sha256, recipe, chunks FROM
 
 
 def known(
-    db: sqlite3.Connection, physical: str, paths: Sequence[str] | None = None
+    db: sqlite3.Connection, physical: str, paths: Sequence[str] | None = None,
+    *, under: bool = False,
 ) -> dict[str, KnownDocument]:
-    """Indexed files of a physical copy (all, or those at `paths`), by resolved path."""
+    """Indexed files of a physical copy (all, or those at `paths`, or with `under` also those
+    below them), by resolved path."""
     if paths is None:
         rows = db.execute(f"{_KNOWN} WHERE collection = ?", (physical,)).fetchall()
+    elif under:  # "dir/" <= path < "dir0" ('0' follows '/'): a range of the path index
+        rows = []
+        sql = f"{_KNOWN} WHERE collection = ? AND (path = ? OR (path >= ? AND path < ?))"
+        for path in dict.fromkeys(paths):
+            base = path.rstrip("/")
+            rows += db.execute(sql, (physical, path, f"{base}/", f"{base}0")).fetchall()
     else:
         rows = []
         for begin in range(0, len(paths), 500):
@@ -187,6 +196,14 @@ def known(
 def known_path(db: sqlite3.Connection, physical: str, path: str) -> KnownDocument | None:
     row = db.execute(
         f"{_KNOWN} WHERE collection = ? AND path = ?", (physical, path)
+    ).fetchone()
+    return KnownDocument(*row) if row else None
+
+
+def twin(db: sqlite3.Connection, physical: str, fingerprint: str) -> KnownDocument | None:
+    """An indexed file with exactly this text and chunking (a moved or copied file's old self)."""
+    row = db.execute(
+        f"{_KNOWN} WHERE collection = ? AND sha256 = ? LIMIT 1", (physical, fingerprint)
     ).fetchone()
     return KnownDocument(*row) if row else None
 

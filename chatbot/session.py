@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ from chatbot.uploads import UPLOAD_TYPES, Upload
 if TYPE_CHECKING:
     from chatbot.pipeline import Models, Pipeline
     from chatbot.preview import Preview
+    from chatbot.watch import WatchBatch
 
 ProgressFn = Callable[[str, int, int], None]
 StatusFn = Callable[[str], None]
@@ -208,6 +209,31 @@ class Chatbot:
             self.pipeline.index, [Path(p) for p in paths], prune=prune, include=include,
             exclude=exclude, progress=progress or _no_progress,
         )
+
+    def watch(
+        self,
+        paths: Sequence[Path | str],
+        *,
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        changes: Iterable[Iterable[tuple[Any, str]]] | None = None,
+        stop: threading.Event | None = None,
+    ) -> Iterator[WatchBatch]:
+        """Keep the index in step with files and folders: a catch-up batch (added, changed,
+        moved and deleted files since the last ingest), then one batch per burst of changes,
+        debounced by `watch_debounce_ms` (or per group of `changes`, e.g. in tests). Ends when
+        `stop` is set or on Ctrl-C while waiting; Ctrl-C during a batch raises
+        KeyboardInterrupt (the index stays consistent, the next run finishes the batch)."""
+        from chatbot.watch import FolderSync, file_changes
+
+        sync = FolderSync(
+            self.pipeline.index, [Path(p) for p in paths], include=include, exclude=exclude
+        )
+        if changes is None:
+            changes = file_changes(
+                sync.folders, self.settings.watch_debounce_ms, stop, recursive=sync.recursive
+            )
+        return sync.run(changes)
 
     def reindex(self, *, prune: bool = False, progress: ProgressFn | None = None) -> IngestReport:
         """Read every indexed source again from its file (and drop missing ones with prune)."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
-from chatbot.discover import Found, discover, name_for
+from chatbot.discover import Found, discover, name_for, within
 from chatbot.models import IngestReport
 
 
@@ -59,3 +61,38 @@ def test_a_missing_path_is_reported(tmp_path: Path) -> None:
     assert discover([tmp_path / "gone"], (), (), report) == []
     [item] = report.files
     assert (item.status, item.reason) == ("skipped", "not found")
+
+
+def test_only_keeps_files_at_or_under_the_given_paths_named_as_in_a_whole_walk(
+    tmp_path: Path,
+) -> None:
+    """How a watched folder ingests what changed: the names do not depend on `only`."""
+    docs = tmp_path / "docs"
+    (docs / "sub" / "deeper").mkdir(parents=True)
+    for name in ("a.md", "b.txt", "sub/c.txt", "sub/deeper/d.txt"):
+        (docs / name).write_text("x")
+    report = IngestReport()
+    root = docs.resolve()
+    only = {root / "b.txt", root / "sub" / "deeper", root / "gone.txt"}
+
+    assert names(discover([Path("docs")], (), (), report, only)) == [
+        "docs/b.txt", "docs/sub/deeper/d.txt"
+    ]
+    assert names(discover([Path("docs")], (), (), report, {root})) == names(
+        discover([Path("docs")], (), (), report)
+    )
+    assert discover([Path("docs")], (), (), report, set()) == []
+    assert report.files == []
+
+
+_SEGMENTS = st.lists(st.sampled_from(["a", "b", "a0", "a-", "a.b", "ab"]), max_size=4)
+
+
+@hypothesis.settings(max_examples=200, deadline=None)
+@hypothesis.given(_SEGMENTS, st.lists(_SEGMENTS, max_size=4))
+def test_within_agrees_with_path_parents(parts: list[str], others: list[list[str]]) -> None:
+    """The text comparison a watched folder uses means exactly "is or is under" (`a` does
+    not hold `a0` or `a-`)."""
+    path = Path("/", *parts)
+    only = {Path("/", *other) for other in others}
+    assert within(path, only) == any(path == o or o in path.parents for o in only)

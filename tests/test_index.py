@@ -222,3 +222,26 @@ def test_a_commit_checks_the_records_as_they_are_now(
         [result] = index.commit(index.active(), [same])
     assert result.status == "unchanged"
     assert (index.known()[known.path].size, index.known()[known.path].mtime_ns) == (1, 2)
+
+
+def test_known_under_a_path_takes_it_and_what_is_below_it_only(
+    fake_settings: Settings, tmp_path: Path
+) -> None:
+    """The prefix lookup a watched folder uses: `dir` selects `dir/...`, not `dir0.txt`,
+    `dir-2/...` or `dir.txt` (neighbours in the path index's order)."""
+    docs = tmp_path / "docs"
+    for name in ("dir/x.txt", "dir/deep/y.txt", "dir0.txt", "dir-2/z.txt", "dir.txt", "a.txt"):
+        (docs / name).parent.mkdir(parents=True, exist_ok=True)
+        (docs / name).write_text(f"The file {name} has words of its own.\n")
+    index = Index(fake_settings, HashingEmbeddings())
+    index.ingest([docs])
+    root = docs.resolve()
+
+    def under(*names: str) -> list[str]:
+        found = index.known(None, [str(root / n) for n in names], under=True)
+        return sorted(Path(path).relative_to(root).as_posix() for path in found)
+
+    assert under("dir") == ["dir/deep/y.txt", "dir/x.txt"]
+    assert under("dir/x.txt", "dir.txt", "gone") == ["dir.txt", "dir/x.txt"]
+    assert under("") == sorted(Path(p).relative_to(root).as_posix() for p in index.known())
+    assert under() == []

@@ -680,3 +680,44 @@ def test_seeded_fixture_skips_seed_boilerplate(seeded: Pipeline) -> None:
     assert texts
     assert not any("Enjoying this article" in t for t in texts)
     check_consistent(seeded.index)
+
+
+def test_a_moved_or_copied_file_reuses_the_vectors_of_its_text(
+    settings: Settings, folder: Path
+) -> None:
+    """Same text under a new path (a rename, a copy): a new source, nothing embedded again."""
+    Index(settings, HashingEmbeddings()).ingest([Path("docs")])
+    counting = CountingEmbeddings()
+    index = Index(settings, counting)
+    (folder / "notes.txt").rename(folder / "sub" / "renamed.txt")
+    shutil.copy(folder / "guide.md", folder / "copy.md")
+
+    report = index.ingest([Path("docs")], prune=True)
+
+    assert counting.embedded == []
+    assert sorted((f.source, f.status) for f in report.files if f.status != "unchanged") == [
+        ("docs/copy.md", "added"), ("docs/notes.txt", "removed"),
+        ("docs/sub/renamed.txt", "added"),
+    ]
+    after = state(index)
+    assert after["vectors"] == after["ids"] and after["duplicate_ids"] == 0
+    (folder / "copy.md").write_text("# Copy\n\nA text of its own, new words only here.\n")
+    index.ingest([Path("docs")])
+    assert counting.embedded  # a changed text is embedded as before
+
+
+def test_a_folder_holding_the_data_dir_never_ingests_the_index_itself(
+    fake_settings: Settings, folder: Path
+) -> None:
+    """With CHATBOT_DATA_DIR inside an ingested folder, its files (and upload copies) are not
+    documents: no source from it, and no skip line for each of its files."""
+    settings = fake_settings.with_overrides(data_dir=folder / "index")
+    index = Index(settings, HashingEmbeddings())
+    (settings.data_dir / "uploads").mkdir(parents=True)
+    (settings.data_dir / "uploads" / "upload.txt").write_text("An uploaded copy.\n")
+
+    report = index.ingest([Path("docs")])
+
+    assert not [f for f in report.files if f.source.startswith("docs/index/")]
+    assert not [s for s in index.sources() if s.source.startswith("docs/index/")]
+    assert report.count("added") == 5 and report.count("skipped") == 0

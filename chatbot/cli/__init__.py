@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="build a new index from these paths (or --all) and switch to it when complete",
     )
     p.add_argument("--if-empty", action="store_true", help="only ingest into an empty index")
+    p.add_argument(
+        "--watch", action="store_true",
+        help="then keep the index in step as files are added, changed, moved and deleted "
+        "(implies --prune; Ctrl-C stops)",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=cmd_ingest)
 
