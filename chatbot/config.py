@@ -148,6 +148,13 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(
         default=120, ge=0, description="Characters of overlap between neighbouring chunks."
     )
+    headings_in_index: bool = Field(
+        default=True,
+        description="Embed and keyword-index each chunk with its document's title and "
+        "heading path in front (\"Title > Section > Subsection\"); the cited text and its "
+        "offsets never include it. Changing it re-indexes every document at the next "
+        "ingest, from the stored text. Accepts on/off.",
+    )
     embed_batch_size: int = Field(
         default=32, ge=1, le=5000, description="Chunks embedded and written per batch."
     )

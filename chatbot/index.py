@@ -30,7 +30,7 @@ from chatbot.config import Settings
 from chatbot.errors import NotFoundError, StoreError
 from chatbot.keyword import KeywordIndex
 from chatbot.locking import exclusive, open_lock
-from chatbot.models import Chunk, IngestReport, Passage, SourceRecord
+from chatbot.models import Chunk, IngestReport, Passage, SourceRecord, indexed_text
 from chatbot.records import KnownDocument, transaction
 from chatbot.snapshot import Snapshot
 from chatbot.vectors import Collection, Vectors, VectorStoreError
@@ -56,8 +56,11 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 
 def chunk_id(path: str, chunk: Chunk) -> str:
-    """Stable id from which file the chunk is in and what it says (same input, same id)."""
+    """Stable id from which file the chunk is in and what it says (same input, same id). The
+    context line counts when there is one: another context means another vector."""
     key = f"{path}\0{chunk.start}\0{chunk.end}\0{chunk.text}"
+    if chunk.context:
+        key += f"\0{chunk.context}"
     return str(uuid.UUID(hashlib.sha256(key.encode()).hexdigest()[:32]))
 
 
@@ -94,6 +97,10 @@ class DocumentWrite:
     page_starts: list[int] = field(default_factory=list)
     chunks: list[Chunk] | None = None  # None: same text as indexed, only the stat changed
     vectors: dict[str, list[float]] = field(default_factory=dict)  # by chunk id
+    title: str = ""  # the document's title (chatbot/headings.py), "" when none was used
+    #: Only replace the indexed version with this fingerprint (an upgrade from stored text
+    #: must not undo a newer version another writer committed meanwhile).
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -252,16 +259,17 @@ class Index:
             return records.known(db, (space or self.active()).physical, paths)
 
     def stored_ids(self, space: Space, path: str) -> dict[str, str]:
-        """Committed chunk ids of one file, with their text."""
+        """Committed chunk ids of one file, with what was embedded for them (context and text:
+        see `Chunk.indexed_text`)."""
         with self.connection() as db:
             row = records.known_path(db, space.physical, path)
             if row is None:
                 return {}
             found = db.execute(
-                "SELECT id, text FROM chunks WHERE collection = ? AND source = ?",
+                "SELECT id, context, text FROM chunks WHERE collection = ? AND source = ?",
                 (space.physical, row.source),
             ).fetchall()
-        return {str(key): str(text) for key, text in found}
+        return {str(key): indexed_text(str(context), str(text)) for key, context, text in found}
 
     def commit(self, space: Space, writes: Sequence[DocumentWrite]) -> list[WriteResult]:
         """Write some files: vectors first, then one transaction for their records, chunks and

@@ -18,6 +18,14 @@ class Chunk:
     end: int
     index: int
     page: int | None = None
+    #: "Title > Section > Subsection" (chatbot/headings.py): embedded and keyword-indexed in
+    #: front of the text, never part of it (citations quote `text` alone).
+    context: str = ""
+
+    @property
+    def indexed_text(self) -> str:
+        """What is embedded and keyword-indexed for this chunk."""
+        return indexed_text(self.context, self.text)
 
     def metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -29,6 +37,11 @@ class Chunk:
         if self.page is not None:
             meta["page"] = self.page
         return meta
+
+
+def indexed_text(context: str, text: str) -> str:
+    """A chunk's context line, if any, then its text."""
+    return f"{context}\n{text}" if context else text
 
 
 @dataclass
@@ -43,6 +56,8 @@ class Passage:
     score: float
     page: int | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    #: The chunk's context line (see `Chunk.context`); not part of `text`.
+    context: str = ""
 
 
 @dataclass

@@ -46,6 +46,10 @@ def apply_writes(
     claimed: dict[str, str] = {}  # names given in this batch -> path
     for write in writes:
         current = records.known_path(db, space.physical, write.path)
+        indexed = current.fingerprint if current else None
+        if write.replaces is not None and indexed != write.replaces:
+            results.append(WriteResult(write.name, "changed", 0, 0, 0))  # another writer won
+            continue
         if current and (current.fingerprint, current.recipe) == (write.fingerprint, write.recipe):
             touched.append((write, current))  # same text: only remember the new stat
             results.append(WriteResult(current.source, "unchanged", current.chunks, 0, 0))
@@ -122,8 +126,8 @@ def _upsert_vectors(index: Index, space: Space, plans: Sequence[_Plan]) -> None:
     sources: list[str] = []
     unknown: dict[str, tuple[str, str]] = {}  # id -> (source, text)
     for plan in plans:
-        texts = {key: chunk.text for key, chunk in zip(plan.ids, plan.write.chunks or [],
-                                                         strict=True)}
+        texts = {key: chunk.indexed_text for key, chunk in zip(plan.ids, plan.write.chunks or [],
+                                                                 strict=True)}
         for key in plan.added:
             if key in plan.write.vectors:
                 ids.append(key)
@@ -153,17 +157,18 @@ def _replace(db: sqlite3.Connection, physical: str, plan: _Plan) -> None:
         db,
         physical,
         [
-            (key, plan.name, c.start, c.end, c.index, c.page, c.text)
+            (key, plan.name, c.start, c.end, c.index, c.page, c.text, c.context)
             for key, c in zip(plan.ids, chunks, strict=True)
         ],
     )
     db.execute(
         "INSERT INTO documents (collection, source, path, size, mtime_ns, sha256, text, chunks, "
-        "page_starts, indexed_at, recipe, root) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "page_starts, indexed_at, recipe, root, title) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             physical, plan.name, write.path, *write.stat, write.fingerprint, write.text,
             len(chunks), ",".join(map(str, write.page_starts)), records.now(), write.recipe,
-            write.root,
+            write.root, write.title,
         ),
     )
 
@@ -191,7 +196,7 @@ def restore_vectors(index: Index, space: Space, *, thorough: bool) -> int:
         for begin in range(0, len(missing), step):
             rows = records.chunk_rows(db, space.physical, missing[begin : begin + step])
             batch = list(rows.values())
-            vectors = index.embeddings.embed_documents([row.text for row in batch])
+            vectors = index.embeddings.embed_documents([row.indexed_text for row in batch])
             collection.upsert([row.id for row in batch], vectors, [row.source for row in batch])
     return len(missing)
 

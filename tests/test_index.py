@@ -25,14 +25,14 @@ from chatbot.index import (
 )
 from chatbot.keyword import bm25_tokens
 from chatbot.locking import write_lock
-from chatbot.models import Chunk, SourceRecord
+from chatbot.models import Chunk, SourceRecord, indexed_text
 from chatbot.pipeline import Pipeline
 
 
 def check_consistent(index: Index) -> dict[str, set[str]]:
     """Records == vectors == keyword rows; every chunk is exactly its span of the stored
-    document and has the id of its file and span; the keyword statistics equal a recount.
-    Returns chunk ids by source."""
+    document and has the id of its file, span and context line; the keyword statistics equal a
+    recount of what was indexed (context line and text). Returns chunk ids by source."""
     got = state(index)
     assert got["vectors"] == got["ids"] and got["duplicate_ids"] == 0
     by_source: dict[str, set[str]] = {}
@@ -40,11 +40,11 @@ def check_consistent(index: Index) -> dict[str, set[str]]:
     for chunk in index.chunks(list(paths)):
         document = index.document_text(chunk.source)
         assert document is not None and chunk.text == document[chunk.start : chunk.end]
-        span = Chunk(chunk.source, chunk.text, chunk.start, chunk.end, 0)
+        span = Chunk(chunk.source, chunk.text, chunk.start, chunk.end, 0, context=chunk.context)
         assert chunk.chunk_id == chunk_id(paths[chunk.source], span)
         by_source.setdefault(chunk.source, set()).add(chunk.chunk_id)
     assert got["sources"] == [(s, len(ids)) for s, ids in sorted(by_source.items())]
-    texts = [c.text for c in index.chunks(list(paths))]
+    texts = [indexed_text(c.context, c.text) for c in index.chunks(list(paths))]
     with index.snapshot() as snap:
         terms = {t for text in texts for t in bm25_tokens(text)}
         stats = snap.term_stats(sorted(terms))
@@ -192,9 +192,14 @@ def test_an_index_of_the_previous_version_is_taken_over(
     for mode in ("dense", "bm25", "hybrid"):
         [top] = pipeline.retriever.retrieve("Xi Kazakhstan", 1, mode)
         assert top.chunk_id in {"old-1", "old-2"} and top.source == "seeds/xi.txt"
-    # The file is found again under its old name: re-read (the old stat is unknown), rechunked.
+    # The first ingest upgrades the old chunks from the stored text (records of version 2
+    # have no context lines); the file, found again under its old name and re-read (the old
+    # stat is unknown), then holds the same text: only its stat is remembered.
     report = pipeline.index.ingest([Path("seeds")])
-    assert [(f.source, f.status) for f in report.files] == [("seeds/xi.txt", "updated")]
+    assert [(f.source, f.status) for f in report.files] == [("seeds/xi.txt", "unchanged")]
+    assert {c.chunk_id for c in pipeline.index.chunks(["seeds/xi.txt"])}.isdisjoint(
+        {"old-1", "old-2"}
+    )
     check_consistent(pipeline.index)
     with sqlite3.connect(fake_settings.data_dir / "index.db") as db:
         assert db.execute(
