@@ -121,14 +121,14 @@ def context_line(doc: Outline, path: Sequence[Heading], start: int, end: int) ->
     return SEPARATOR.join(parts)[:CONTEXT_CHARS]
 
 
-def with_context(chunks: Sequence[Chunk], doc: Outline) -> list[Chunk]:
-    """The chunks with their context lines (text and offsets unchanged)."""
+def with_context(chunks: Sequence[Chunk], doc: Outline, *, embed: bool = False) -> list[Chunk]:
+    """The chunks with their context lines (text and offsets unchanged); `embed`: the line is
+    embedded with the text too, not only keyword-indexed."""
     order = sorted(range(len(chunks)), key=lambda i: chunks[i].start)
     paths = heading_paths(doc.headings, [chunks[i].start for i in order])
     out = list(chunks)
     for i, path in zip(order, paths, strict=True):
         chunk = chunks[i]
-        out[i] = dataclasses.replace(
-            chunk, context=context_line(doc, path, chunk.start, chunk.end)
-        )
+        line = context_line(doc, path, chunk.start, chunk.end)
+        out[i] = dataclasses.replace(chunk, context=line, embed_context=embed and bool(line))
     return out

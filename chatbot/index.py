@@ -56,10 +56,10 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 
 def chunk_id(path: str, chunk: Chunk) -> str:
-    """Stable id from which file the chunk is in and what it says (same input, same id). The
-    context line counts when there is one: another context means another vector."""
+    """Stable id from which file the chunk is in and what it says (same input, same id). An
+    embedded context line counts: another one means another vector."""
     key = f"{path}\0{chunk.start}\0{chunk.end}\0{chunk.text}"
-    if chunk.context:
+    if chunk.embed_context and chunk.context:
         key += f"\0{chunk.context}"
     return str(uuid.UUID(hashlib.sha256(key.encode()).hexdigest()[:32]))
 
@@ -259,17 +259,21 @@ class Index:
             return records.known(db, (space or self.active()).physical, paths)
 
     def stored_ids(self, space: Space, path: str) -> dict[str, str]:
-        """Committed chunk ids of one file, with what was embedded for them (context and text:
-        see `Chunk.indexed_text`)."""
+        """Committed chunk ids of one file, with what was embedded for them (see
+        `Chunk.embedded_text`)."""
         with self.connection() as db:
             row = records.known_path(db, space.physical, path)
             if row is None:
                 return {}
             found = db.execute(
-                "SELECT id, context, text FROM chunks WHERE collection = ? AND source = ?",
+                "SELECT id, context, embed_context, text FROM chunks "
+                "WHERE collection = ? AND source = ?",
                 (space.physical, row.source),
             ).fetchall()
-        return {str(key): indexed_text(str(context), str(text)) for key, context, text in found}
+        return {
+            str(key): indexed_text(str(context) if embedded else "", str(text))
+            for key, context, embedded, text in found
+        }
 
     def commit(self, space: Space, writes: Sequence[DocumentWrite]) -> list[WriteResult]:
         """Write some files: vectors first, then one transaction for their records, chunks and

@@ -42,6 +42,8 @@ ProgressFn = Callable[[str, int, int], None]
 
 #: Bump when splitting changes in a way that should re-chunk unchanged files.
 SPLITTER_VERSION = 3
+#: How a recipe ends for each CHATBOT_HEADINGS_IN_INDEX (chatbot/upgrade.py reads it back).
+HEADINGS_MARK = {"off": "", "keyword": "/k", "on": "/h"}
 #: Embedding batches per commit: a larger pool sorts by length better (less padding), and each
 #: commit is one short hold of the write lock.
 WRITE_BATCHES = 16
@@ -60,16 +62,16 @@ def _noop(stage: str, done: int, total: int) -> None:
 # --- load, fingerprint, split -------------------------------------------------------------------
 def recipe(index: Index) -> str:
     """The settings that decide how a text is chunked and indexed; a change re-chunks every
-    file (`/h`: titles and headings are indexed, see chatbot/headings.py)."""
+    file (its end says where titles and headings go, see `HEADINGS_MARK`)."""
     s = index.settings
-    headings = "/h" if s.headings_in_index else ""
-    return f"{SPLITTER_VERSION}/{s.chunk_size}/{s.chunk_overlap}{headings}"
+    mark = HEADINGS_MARK[s.headings_in_index]
+    return f"{SPLITTER_VERSION}/{s.chunk_size}/{s.chunk_overlap}{mark}"
 
 
 def fingerprint(index: Index, document: LoadedDocument) -> str:
     """Changes with the text and with anything that changes how it is chunked or indexed."""
     layout = f"{int(document.markdown)}/{','.join(map(str, document.page_starts))}"
-    if index.settings.headings_in_index:
+    if index.settings.headings_in_index != "off":
         layout += f"/{document.title}"
     return hashlib.sha256(f"{recipe(index)}/{layout}\0{document.text}".encode()).hexdigest()
 
@@ -84,9 +86,9 @@ def split(index: Index, path: str, name: str, document: LoadedDocument) -> tuple
     )
     fallback = title_from_name(path) if path.lower().endswith(".pdf") else ""
     doc = outline(document.text, document.markdown, document.title, fallback)
-    if not settings.headings_in_index:
+    if settings.headings_in_index == "off":
         return chunks, doc.title
-    return with_context(chunks, doc), doc.title
+    return with_context(chunks, doc, embed=settings.headings_in_index == "on"), doc.title
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -165,7 +167,7 @@ class Embedder:
             reuse: dict[str, str] = {}
             for chunk in chunks:
                 key = chunk_id(write.path, chunk)
-                embedded = chunk.indexed_text
+                embedded = chunk.embedded_text
                 if key in stored:
                     settled += 1
                 elif embedded in old_by_text:

@@ -213,7 +213,7 @@ def _html_title(data: bytes) -> str | None:
 
 def _metadata_title(value: Any) -> str | None:
     """A metadata title as text, None when it is missing or blank."""
-    text = normalize(str(value)) if value else ""
+    text = " ".join(normalize(str(value)).split()) if value else ""
     return text or None
 
 

@@ -33,5 +33,5 @@ def _rows(collection: Collection) -> Iterator[Row]:
             yield (
                 str(key), str(meta["source"]), int(meta["start"]), int(meta["end"]),
                 int(meta.get("chunk_index", 0)), int(page) if page is not None else None, text,
-                "",
+                "", False,
             )

@@ -18,14 +18,21 @@ class Chunk:
     end: int
     index: int
     page: int | None = None
-    #: "Title > Section > Subsection" (chatbot/headings.py): embedded and keyword-indexed in
-    #: front of the text, never part of it (citations quote `text` alone).
+    #: "Title > Section > Subsection" (chatbot/headings.py): keyword-indexed in front of the
+    #: text, never part of it (citations quote `text` alone).
     context: str = ""
+    #: Whether the context line is embedded with the text too (CHATBOT_HEADINGS_IN_INDEX=on).
+    embed_context: bool = False
 
     @property
     def indexed_text(self) -> str:
-        """What is embedded and keyword-indexed for this chunk."""
+        """What is keyword-indexed for this chunk."""
         return indexed_text(self.context, self.text)
+
+    @property
+    def embedded_text(self) -> str:
+        """What is embedded for this chunk."""
+        return indexed_text(self.context, self.text) if self.embed_context else self.text
 
     def metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {

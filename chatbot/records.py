@@ -60,15 +60,17 @@ CREATE TABLE IF NOT EXISTS chunks (
     page INTEGER,
     text TEXT NOT NULL,
     terms TEXT NOT NULL,
-    context TEXT NOT NULL DEFAULT ''
+    context TEXT NOT NULL DEFAULT '',
+    embed_context INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_id ON chunks (collection, id);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks (collection, source);
 """
 
 
-#: A chunk as `insert_chunks` takes it: (id, source, start, end, position, page, text, context).
-ChunkInsert = tuple[str, str, int, int, int, int | None, str, str]
+#: A chunk as `insert_chunks` takes it: (id, source, start, end, position, page, text, context,
+#: whether the context was embedded too).
+ChunkInsert = tuple[str, str, int, int, int, int | None, str, str, bool]
 
 
 @dataclass(frozen=True)
@@ -98,17 +100,24 @@ class ChunkRow:
     page: int | None
     text: str
     context: str = ""
+    embed_context: int = 0
 
     @property
     def indexed_text(self) -> str:
-        """What was embedded and keyword-indexed for it."""
+        """What was keyword-indexed for it."""
         return indexed_text(self.context, self.text)
+
+    @property
+    def embedded_text(self) -> str:
+        """What was embedded for it."""
+        return self.indexed_text if self.embed_context else self.text
 
 
 #: Columns added to existing tables since they were first created (version 3).
 _ADDED_COLUMNS = (
     ("documents", "title", "TEXT NOT NULL DEFAULT ''"),
     ("chunks", "context", "TEXT NOT NULL DEFAULT ''"),
+    ("chunks", "embed_context", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 
@@ -220,7 +229,10 @@ def source_owner(db: sqlite3.Connection, physical: str, source: str) -> str | No
     return str(row[0]) if row else None
 
 
-_CHUNK = 'SELECT rowid, id, source, start, "end", position, page, text, context FROM chunks'
+_CHUNK = (
+    'SELECT rowid, id, source, start, "end", position, page, text, context, embed_context '
+    "FROM chunks"
+)
 
 
 def chunk_rows(db: sqlite3.Connection, physical: str, ids: Sequence[str]) -> dict[str, ChunkRow]:
@@ -286,9 +298,8 @@ def insert_chunks(
     physical: str,
     rows: Sequence[ChunkInsert],
 ) -> None:
-    """Store chunks given as (id, source, start, end, position, page, text, context) and index
-    them: the terms of the context line and the text, kept beside them (removal and exact
-    scoring need them)."""
+    """Store chunks given as `ChunkInsert`s and index them: the terms of the context line and
+    the text, kept beside them (removal and exact scoring need them)."""
     if not rows:
         return
     first = int(db.execute("SELECT COALESCE(MAX(rowid), 0) FROM chunks").fetchone()[0]) + 1
@@ -297,12 +308,11 @@ def insert_chunks(
         for n, row in enumerate(rows)
     ]
     db.executemany(
-        "INSERT INTO chunks "
-        '(rowid, collection, id, source, start, "end", position, page, text, context, terms) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO chunks (rowid, collection, id, source, start, \"end\", position, page, "
+        "text, context, embed_context, terms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         numbered,
     )
-    keyword_index(physical).add(db, [(row[0], row[10]) for row in numbered])
+    keyword_index(physical).add(db, [(row[0], row[11]) for row in numbered])
 
 
 def chunk_terms(db: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, str]:

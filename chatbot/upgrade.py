@@ -34,13 +34,20 @@ BATCH = 32
 def outdated(index: Index, space: Space) -> list[str]:
     """Sources of the copy whose chunks were indexed with the other context setting (an index
     of version 2 counts as indexed without context lines)."""
-    flag = index.settings.headings_in_index
+    from chatbot.ingest import HEADINGS_MARK
+
+    mark = HEADINGS_MARK[index.settings.headings_in_index]
     with index.connection() as db:
         rows = db.execute(
             "SELECT source, recipe FROM documents WHERE collection = ? ORDER BY source",
             (space.physical,),
         ).fetchall()
-    return [str(source) for source, recipe in rows if str(recipe).endswith("/h") != flag]
+    return [str(source) for source, recipe in rows if _mark(str(recipe)) != mark]
+
+
+def _mark(recipe: str) -> str:
+    """Where a document's recipe says its titles and headings went ("" for none)."""
+    return next((m for m in ("/h", "/k") if recipe.endswith(m)), "")
 
 
 def upgrade(index: Index, space: Space, progress: ProgressFn) -> int:
@@ -48,11 +55,9 @@ def upgrade(index: Index, space: Space, progress: ProgressFn) -> int:
     sources = outdated(index, space)
     if not sources:
         return 0
-    state = "on" if index.settings.headings_in_index else "off"
     log.warning(
-        "upgrading %d document(s) indexed with titles and headings %s to the current index "
-        "(CHATBOT_HEADINGS_IN_INDEX=%s), from their stored text", len(sources),
-        "off" if state == "on" else "on", state,
+        "upgrading %d document(s) to the current index (CHATBOT_HEADINGS_IN_INDEX=%s), from "
+        "their stored text", len(sources), index.settings.headings_in_index,
     )
     done = 0
     progress("upgrade", 0, len(sources))

@@ -126,8 +126,8 @@ def _upsert_vectors(index: Index, space: Space, plans: Sequence[_Plan]) -> None:
     sources: list[str] = []
     unknown: dict[str, tuple[str, str]] = {}  # id -> (source, text)
     for plan in plans:
-        texts = {key: chunk.indexed_text for key, chunk in zip(plan.ids, plan.write.chunks or [],
-                                                                 strict=True)}
+        texts = {key: chunk.embedded_text for key, chunk in zip(plan.ids, plan.write.chunks or [],
+                                                                  strict=True)}
         for key in plan.added:
             if key in plan.write.vectors:
                 ids.append(key)
@@ -157,7 +157,7 @@ def _replace(db: sqlite3.Connection, physical: str, plan: _Plan) -> None:
         db,
         physical,
         [
-            (key, plan.name, c.start, c.end, c.index, c.page, c.text, c.context)
+            (key, plan.name, c.start, c.end, c.index, c.page, c.text, c.context, c.embed_context)
             for key, c in zip(plan.ids, chunks, strict=True)
         ],
     )
@@ -196,7 +196,7 @@ def restore_vectors(index: Index, space: Space, *, thorough: bool) -> int:
         for begin in range(0, len(missing), step):
             rows = records.chunk_rows(db, space.physical, missing[begin : begin + step])
             batch = list(rows.values())
-            vectors = index.embeddings.embed_documents([row.indexed_text for row in batch])
+            vectors = index.embeddings.embed_documents([row.embedded_text for row in batch])
             collection.upsert([row.id for row in batch], vectors, [row.source for row in batch])
     return len(missing)
 

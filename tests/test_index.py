@@ -9,7 +9,7 @@ from pathlib import Path
 import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
-from index_state import state
+from index_state import CountingEmbeddings, state
 
 from chatbot import records
 from chatbot.config import Settings
@@ -37,10 +37,14 @@ def check_consistent(index: Index) -> dict[str, set[str]]:
     assert got["vectors"] == got["ids"] and got["duplicate_ids"] == 0
     by_source: dict[str, set[str]] = {}
     paths = {r.source: r.path for r in index.sources()}
+    with index.connection() as db:
+        rows = records.chunk_rows(db, index.active().physical, got["ids"])
     for chunk in index.chunks(list(paths)):
         document = index.document_text(chunk.source)
         assert document is not None and chunk.text == document[chunk.start : chunk.end]
-        span = Chunk(chunk.source, chunk.text, chunk.start, chunk.end, 0, context=chunk.context)
+        embedded = bool(rows[chunk.chunk_id].embed_context)
+        span = Chunk(chunk.source, chunk.text, chunk.start, chunk.end, 0, context=chunk.context,
+                     embed_context=embedded)
         assert chunk.chunk_id == chunk_id(paths[chunk.source], span)
         by_source.setdefault(chunk.source, set()).add(chunk.chunk_id)
     assert got["sources"] == [(s, len(ids)) for s, ids in sorted(by_source.items())]
@@ -227,3 +231,136 @@ def test_a_commit_checks_the_records_as_they_are_now(
         [result] = index.commit(index.active(), [same])
     assert result.status == "unchanged"
     assert (index.known()[known.path].size, index.known()[known.path].mtime_ns) == (1, 2)
+
+
+# --- titles and headings in the index (chatbot/headings.py, chatbot/upgrade.py) ----------------
+HANDBOOK = (
+    "# Zanzibar Handbook\n\n## Ferries\n\n"
+    + " ".join(f"Boat {n} leaves the harbour at {n} o'clock and carries cargo." for n in range(12))
+    + "\n\n## Markets\n\nThe spice market opens at dawn. Cloves are sold by weight."
+)
+
+
+def _handbook(tmp_path: Path) -> Path:
+    (tmp_path / "guide").mkdir()
+    (tmp_path / "guide" / "handbook.md").write_text(HANDBOOK, encoding="utf-8")
+    return tmp_path / "guide"
+
+
+@pytest.mark.parametrize("mode", ["keyword", "on"])
+def test_keyword_search_finds_a_chunk_by_a_word_only_in_its_headings(
+    fake_settings: Settings, tmp_path: Path, mode: str
+) -> None:
+    _handbook(tmp_path)
+    settings = fake_settings.with_overrides(chunk_size=200, chunk_overlap=0, headings_in_index=mode)
+    pipeline = Pipeline.build(settings)
+    pipeline.index.ingest([Path("guide")])
+    check_consistent(pipeline.index)
+    hits = pipeline.retriever.retrieve("zanzibar ferries", k=10, mode="bm25")
+    later = [p for p in hits if "Zanzibar" not in p.text and "Ferries" not in p.text]
+    boats = [p for p in later if p.text.startswith("Boat")]
+    assert boats, "a chunk that never says 'Zanzibar' or 'Ferries' is found by its headings"
+    for passage in boats:
+        assert passage.context == "Zanzibar Handbook > Ferries"
+        # What is cited is the chunk's own span of the document, without the context line.
+        assert passage.text == HANDBOOK[passage.start : passage.end]
+    [market] = [p for p in pipeline.index.chunks(["guide/handbook.md"]) if "spice" in p.text]
+    assert market.context == "Zanzibar Handbook" and market.text.startswith("## Markets")
+    # The vector is of the text alone (keyword), or of the context line and the text (on).
+    embedded = indexed_text(market.context, market.text) if mode == "on" else market.text
+    with pipeline.index.snapshot() as snap:
+        cosine = snap.cosines(pipeline.embeddings.embed_query(embedded), [market.chunk_id])
+    assert cosine[market.chunk_id] == pytest.approx(1.0)
+    # With the setting off, the same words find only the chunk that says them.
+    off = fake_settings.with_overrides(
+        chunk_size=200, chunk_overlap=0, headings_in_index="off", collection="plain"
+    )
+    plain = Pipeline.build(off)
+    plain.index.ingest([Path("guide")])
+    hits_off = plain.retriever.retrieve("zanzibar", k=10, mode="bm25")
+    assert [p.text.startswith("# Zanzibar Handbook") for p in hits_off] == [True]
+    assert {(p.text, p.start, p.end) for p in plain.index.chunks(["guide/handbook.md"])} == {
+        (p.text, p.start, p.end) for p in pipeline.index.chunks(["guide/handbook.md"])
+    }
+
+
+def test_an_index_without_context_lines_is_upgraded_from_its_stored_text(
+    fake_settings: Settings, tmp_path: Path
+) -> None:
+    """Written with titles and headings off (as version 2 did), the index is upgraded by the
+    next ingest, from the text it stores (its file is gone by then): same documents, same
+    chunk spans, every chunk once, with context lines, vectors and keyword entries."""
+    guide = _handbook(tmp_path)
+    old = fake_settings.with_overrides(chunk_size=200, chunk_overlap=0, headings_in_index="off")
+    Pipeline.build(old).index.ingest([Path("guide")])
+    before = Index(old, HashingEmbeddings())
+    spans = {(c.text, c.start, c.end) for c in before.chunks(["guide/handbook.md"])}
+    assert {c.context for c in before.chunks(["guide/handbook.md"])} == {""}
+    (guide / "handbook.md").unlink()
+    (tmp_path / "more.txt").write_text("Tide tables are printed weekly.", encoding="utf-8")
+    new = old.with_overrides(headings_in_index="on")
+    index = Index(new, HashingEmbeddings())
+    report = index.ingest([Path("more.txt")])
+    assert [f.status for f in report.files] == ["added"]
+    check_consistent(index)
+    chunks = index.chunks(["guide/handbook.md"])
+    assert {(c.text, c.start, c.end) for c in chunks} == spans
+    assert "Zanzibar Handbook > Ferries" in {c.context for c in chunks}
+    assert state(index)["duplicate_spans"] == 0
+    with index.snapshot() as snap:
+        [(top, _)] = snap.keyword(bm25_tokens("ferries"), 1)
+    assert top.context == "Zanzibar Handbook > Ferries" and "Ferries" not in top.text
+    # Nothing is left to upgrade; turning the setting off again goes back the same way.
+    from chatbot.upgrade import outdated, upgrade
+
+    assert outdated(index, index.active()) == []
+    back = Index(old, HashingEmbeddings())
+    assert upgrade(back, back.active(), lambda *_: None) == 2
+    check_consistent(back)
+    assert {c.context for c in back.chunks(["guide/handbook.md"])} == {""}
+
+
+def test_an_upgrade_never_undoes_a_newer_version(fake_settings: Settings, tmp_path: Path) -> None:
+    """A document another writer replaced after the upgrade read it keeps the newer version."""
+    _handbook(tmp_path)
+    old = fake_settings.with_overrides(headings_in_index="off")
+    index = Index(old, HashingEmbeddings())
+    index.ingest([Path("guide")])
+    from chatbot.upgrade import _writes
+
+    new = Index(old.with_overrides(headings_in_index="on"), HashingEmbeddings())
+    [stale] = list(_writes(new, new.active(), ["guide/handbook.md"]))
+    (tmp_path / "guide" / "handbook.md").write_text("# Zanzibar\n\nRewritten.", encoding="utf-8")
+    new.ingest([Path("guide")])
+    with write_lock(new.settings):
+        [result] = new.commit(new.active(), [stale])
+    assert result.status == "changed"
+    assert new.document_text("guide/handbook.md") == "# Zanzibar\n\nRewritten."
+    check_consistent(new)
+
+
+def test_switching_between_keyword_and_on_re_embeds_exactly_what_changed(
+    fake_settings: Settings, tmp_path: Path
+) -> None:
+    """keyword -> on embeds the chunks with a context line again (with it), on -> keyword
+    embeds them from the text alone; chunks without a context line keep their vectors."""
+    _handbook(tmp_path)
+    small = fake_settings.with_overrides(chunk_size=200, chunk_overlap=0)
+    embeddings = CountingEmbeddings()
+    index = Index(small.with_overrides(headings_in_index="keyword"), embeddings)
+    index.ingest([Path("guide")])
+    chunks = index.chunks(["guide/handbook.md"])
+    with_line = [c for c in chunks if c.context]
+    assert with_line and len(with_line) < len(chunks)
+    for mode, expected in (("on", True), ("keyword", False)):
+        embeddings.embedded.clear()
+        switched = Index(small.with_overrides(headings_in_index=mode), embeddings)
+        assert switched.ingest([Path("guide")]).count("unchanged") == 1
+        wanted = {indexed_text(c.context, c.text) if expected else c.text for c in with_line}
+        assert sorted(embeddings.embedded) == sorted(wanted)
+        check_consistent(switched)
+        with switched.snapshot() as snap:
+            for chunk in switched.chunks(["guide/handbook.md"]):
+                text = indexed_text(chunk.context, chunk.text) if expected else chunk.text
+                vector = embeddings.embed_query(text)
+                assert snap.cosines(vector, [chunk.chunk_id])[chunk.chunk_id] == pytest.approx(1)
