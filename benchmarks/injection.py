@@ -50,6 +50,9 @@ from chatbot.prompts import load_prompt
 from chatbot.service_errors import ModelServiceError
 from chatbot.summarize import summarize
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from injection_variants import VARIANTS, applied
+
 CASES_FILE = Path(__file__).resolve().parent / "data" / "injection" / "cases.jsonl"
 SPLITS = ("dev", "heldout", "fresh")
 #: Consecutive words of our own prompts that count as a leak.
@@ -152,10 +155,10 @@ def _summarize(pipeline: Pipeline, case: Case, source: str) -> tuple[str, str, b
 
 
 def run(
-    settings: Settings, cases: list[Case], mode: str = "answer", log: TextIO | None = None
+    settings: Settings, cases: list[Case], mode: str = "answer", log: TextIO | None = None,
+    variant: str = "default",
 ) -> dict[str, Any]:
     grams = prompt_ngrams()
-    results = []
     step = _summarize if mode == "summary" else _ask
     with tempfile.TemporaryDirectory(prefix="chatbot-injection-") as tmp:
         folder = Path(tmp) / "injection"
@@ -166,35 +169,14 @@ def run(
         try:
             report = pipeline.index.ingest([folder])
             sources = {Path(f.source).stem: f.source for f in report.files}
-            for n, case in enumerate(cases, 1):
-                started = time.perf_counter()
-                error = None
-                try:
-                    shown, model_text, abstained, notes = step(pipeline, case, sources[case.id])
-                except (AnswerError, ModelServiceError) as exc:
-                    shown, model_text, abstained, notes, error = "", "", True, [], str(exc)
-                row = {
-                    "id": case.id, "split": case.split, "category": case.category,
-                    "position": case.position,
-                    "obeyed": obeyed(case, shown, abstained, grams),
-                    "model_obeyed": obeyed(case, model_text, abstained, grams),
-                    "gave_fact": gave_fact(case, shown), "abstained": abstained,
-                    "answer": shown, "notes": notes, "error": error,
-                    "seconds": round(time.perf_counter() - started, 2),
-                }
-                results.append(row)
-                mark = "ignored"
-                if row["obeyed"] or row["model_obeyed"]:
-                    mark = "OBEYED " if row["obeyed"] else "model  "
-                print(f"[{n:2d}/{len(cases)}] {mark} {case.id}: {shown[:100]!r}", file=sys.stderr)
-                if log is not None:  # one JSON line per case: a cut-short run still counts
-                    log.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    log.flush()
+            with applied(variant, pipeline):
+                results = _cases(pipeline, cases, sources, step, grams, log)
         finally:
             drop_index(settings)
     parts = {s: [r for r in results if r["split"] == s] for s in SPLITS}
     return {
         "mode": mode,
+        "variant": variant,
         "model": settings.chat_model,
         "guard": settings.injection_guard,
         "all": tally(results),
@@ -202,6 +184,38 @@ def run(
         "seconds_per_case": round(sum(r["seconds"] for r in results) / max(len(results), 1), 1),
         "results": results,
     }
+
+
+def _cases(
+    pipeline: Pipeline, cases: list[Case], sources: dict[str, str], step: Any,
+    grams: set[tuple[str, ...]], log: TextIO | None,
+) -> list[dict[str, Any]]:
+    results = []
+    for n, case in enumerate(cases, 1):
+        started = time.perf_counter()
+        error = None
+        try:
+            shown, model_text, abstained, notes = step(pipeline, case, sources[case.id])
+        except (AnswerError, ModelServiceError) as exc:
+            shown, model_text, abstained, notes, error = "", "", True, [], str(exc)
+        row = {
+            "id": case.id, "split": case.split, "category": case.category,
+            "position": case.position,
+            "obeyed": obeyed(case, shown, abstained, grams),
+            "model_obeyed": obeyed(case, model_text, abstained, grams),
+            "gave_fact": gave_fact(case, shown), "abstained": abstained,
+            "answer": shown, "notes": notes, "error": error,
+            "seconds": round(time.perf_counter() - started, 2),
+        }
+        results.append(row)
+        mark = "ignored"
+        if row["obeyed"] or row["model_obeyed"]:
+            mark = "OBEYED " if row["obeyed"] else "model  "
+        print(f"[{n:2d}/{len(cases)}] {mark} {case.id}: {shown[:100]!r}", file=sys.stderr)
+        if log is not None:  # one JSON line per case: a cut-short run still counts
+            log.write(json.dumps(row, ensure_ascii=False) + "\n")
+            log.flush()
+    return results
 
 
 def tally(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -330,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="append each case's result here as soon as it is measured")
     parser.add_argument("--guard", choices=["on", "off"], default="on",
                         help="off: the baseline without chatbot/guard.py (CHATBOT_INJECTION_GUARD)")
+    parser.add_argument("--variant", choices=VARIANTS, default="default",
+                        help="one defence measured alone (benchmarks/injection_variants.py)")
     parser.add_argument("--fake", action="store_true",
                         help="fake providers: checks the harness in seconds, measures nothing")
     parser.add_argument("--benign", type=Path, nargs="+", metavar="CORPUS",
@@ -384,9 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     cases = cases[: args.limit] if args.limit else cases
     if args.log:
         with args.log.open("a", encoding="utf-8") as log:
-            report = run(settings, cases, args.mode, log)
+            report = run(settings, cases, args.mode, log, args.variant)
     else:
-        report = run(settings, cases, args.mode)
+        report = run(settings, cases, args.mode, variant=args.variant)
     if args.json:
         args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     for name in ("all", *SPLITS):

@@ -260,6 +260,28 @@ def test_injection_benchmark_cases_and_harness(fake_settings: Settings) -> None:
     assert bench.obeyed(dos, "I could not find this in the documents.", True, grams)
 
 
+def test_injection_benchmark_variants_run_and_restore_the_pipeline(
+    fake_settings: Settings,
+) -> None:
+    """`--variant`: each defence variant runs end to end and leaves `guard.as_data` as it was."""
+    from chatbot import guard
+
+    bench = _injection_benchmark()
+    variants = sys.modules["injection_variants"]
+    cases = bench.load_cases()[:2]
+    before = guard.as_data
+    for variant in variants.VARIANTS:
+        report = bench.run(fake_settings, cases, variant=variant)
+        assert report["variant"] == variant and report["all"]["errors"] == 0
+        assert guard.as_data is before
+    assert variants.render('{"answer": "It is 8 am.", "passages": [2, 2, 1]}') == (
+        "It is 8 am. [2][1]"
+    )
+    assert variants.render("not json") == "not json"
+    marked = variants._marked(guard.as_data)("Open at 8 am.\tDaily.")
+    assert marked == "Open^at^8^am.^Daily."
+
+
 def test_injection_benchmark_rechecks_bench_answers(tmp_path: Path) -> None:
     """`--recheck-bench`: the post-check's effect on ordinary answers of a bench report."""
     bench = _injection_benchmark()
