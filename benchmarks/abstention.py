@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from chatbot.bench import load_corpus, load_questions, write_corpus
+from chatbot.bench import ingest_corpus, load_corpus, load_questions
 from chatbot.config import Settings
 from chatbot.pipeline import Pipeline
 
@@ -33,13 +33,12 @@ def best_scores(name: str, work: Path) -> list[tuple[bool, float]]:
     questions = load_questions(folder / "questions.jsonl", corpus)
     (work / name).mkdir()
     os.chdir(work)
-    write_corpus(corpus, Path(name))
     settings = Settings(
         llm_provider="fake", embeddings_provider="local", data_dir=work / f"{name}-data",
         _env_file=None,  # type: ignore[call-arg]
     )
     pipeline = Pipeline.build(settings)
-    pipeline.index.ingest([Path(name)])
+    ingest_corpus(pipeline.index, corpus, Path(name))
     out = []
     for question in questions:
         hits = pipeline.retriever.dense(question.question, 1)

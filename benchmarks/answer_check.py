@@ -22,7 +22,7 @@ from typing import Any
 
 from chatbot.answer import ABSTENTION, ask, prepare
 from chatbot.answerable import model_check
-from chatbot.bench import load_corpus, load_questions, settings_report, write_corpus
+from chatbot.bench import ingest_corpus, load_corpus, load_questions, settings_report
 from chatbot.bench_metrics import AnswerRecord, answer_metrics
 from chatbot.config import Settings
 from chatbot.evaluate import throwaway_pipeline
@@ -40,8 +40,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         throwaway_pipeline(settings, "check") as pipeline,
         tempfile.TemporaryDirectory(prefix="chatbot-check-") as work,
     ):
-        mapping = write_corpus(corpus, Path(work))
-        pipeline.index.ingest([Path(work)])
+        mapping, _ = ingest_corpus(pipeline.index, corpus, Path(work))
         for done, q in enumerate(questions, 1):
             prepared = prepare(pipeline, q.question, settings.k, settings.retriever)
             verdict = model_check(pipeline, prepared.messages) if prepared.messages else None

@@ -25,7 +25,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from chatbot.answer import is_abstention, prepare
-from chatbot.bench import load_corpus, load_questions, write_corpus
+from chatbot.bench import ingest_corpus, load_corpus, load_questions
 from chatbot.bench_metrics import answer_match
 from chatbot.citations import check
 from chatbot.config import Settings
@@ -134,10 +134,9 @@ def collect(args: argparse.Namespace) -> None:
     questions = load_questions(args.questions, corpus)[: args.limit]
     work = Path(tempfile.mkdtemp(prefix="chatbot-signals-"))
     (work / "corpus").mkdir()
-    mapping = write_corpus(corpus, work / "corpus")
     settings = Settings(data_dir=args.data_dir, collection=f"signals-{work.name[-8:]}".lower())
     pipeline = Pipeline.build(settings)
-    pipeline.index.ingest([work / "corpus"])
+    mapping, _ = ingest_corpus(pipeline.index, corpus, work / "corpus")
     with args.out.open("w", encoding="utf-8") as out:
         for done, question in enumerate(questions, 1):
             row = record(pipeline, question, mapping, args.prompts)

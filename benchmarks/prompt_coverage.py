@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from chatbot.answer import prepare
-from chatbot.bench import load_corpus, load_questions, write_corpus
+from chatbot.bench import ingest_corpus, load_corpus, load_questions
 from chatbot.bench_metrics import normalize_answer
 from chatbot.config import Settings
 from chatbot.evaluate import throwaway_pipeline
@@ -38,8 +38,7 @@ def main() -> None:
         throwaway_pipeline(base, "coverage") as pipeline,
         tempfile.TemporaryDirectory(prefix="chatbot-coverage-") as work,
     ):
-        write_corpus(corpus, Path(work))
-        pipeline.index.ingest([Path(work)])
+        ingest_corpus(pipeline.index, corpus, Path(work))
         scoped = pipeline.settings
         for value in args.passage_chars:
             pipeline.settings = scoped.with_overrides(passage_chars=json.loads(value))

@@ -121,8 +121,11 @@ def load_questions(path: Path, corpus: Sequence[CorpusRow] | None = None) -> lis
 
 
 # --- running -----------------------------------------------------------------------------------
-def write_corpus(rows: Sequence[CorpusRow], folder: Path) -> dict[str, str]:
-    """One .txt file per passage (its text only); returns source name -> passage id."""
+def write_corpus(
+    rows: Sequence[CorpusRow], folder: Path, titles: dict[str, str] | None = None
+) -> dict[str, str]:
+    """One .txt file per passage (its text only); returns source name -> passage id. Each
+    row's title (possibly "") goes into `titles` by resolved file path, for `ingest_corpus`."""
     from chatbot.discover import name_for
 
     mapping: dict[str, str] = {}
@@ -131,7 +134,22 @@ def write_corpus(rows: Sequence[CorpusRow], folder: Path) -> dict[str, str]:
         path = folder / f"{stem}.txt"
         path.write_text(row.text, encoding="utf-8")
         mapping[name_for(folder.resolve(), path.resolve())] = row.id
+        if titles is not None:
+            titles[str(path.resolve())] = row.title
     return mapping
+
+
+def ingest_corpus(
+    index: Any, rows: Sequence[CorpusRow], folder: Path, progress: ProgressFn = _noop
+) -> tuple[dict[str, str], Any]:
+    """Write the corpus into `folder` and ingest it, each passage titled with its row's title
+    (not its file name, which is only its id; with CHATBOT_HEADINGS_IN_INDEX on the title is
+    embedded and keyword-indexed with it). Returns (source name -> passage id, IngestReport)."""
+    from chatbot.ingest import ingest
+
+    titles: dict[str, str] = {}
+    mapping = write_corpus(rows, folder, titles)
+    return mapping, ingest(index, [folder], progress=progress, titles=titles)
 
 
 def _ranked_passages(
@@ -279,7 +297,6 @@ def run_benchmark(
 ) -> dict[str, Any]:
     """Ingest the corpus into a throwaway collection, measure, drop the collection."""
     from chatbot.evaluate import throwaway_pipeline
-    from chatbot.ingest import ingest as ingest_files
 
     unknown = [r for r in retrievers if r not in ALL_RETRIEVERS]
     if unknown:
@@ -303,10 +320,10 @@ def run_benchmark(
         throwaway_pipeline(settings, "bench") as pipeline,
         tempfile.TemporaryDirectory(prefix="chatbot-bench-") as tmp,
     ):
-        mapping = write_corpus(corpus, Path(tmp))
-        ingest = ingest_files(
+        mapping, ingest = ingest_corpus(
             pipeline.index,
-            [Path(tmp)],
+            corpus,
+            Path(tmp),
             progress=lambda stage, done, total: progress(f"ingest {stage}", done, total),
         )
         report["corpus"]["chunks"] = pipeline.index.count()

@@ -64,6 +64,10 @@ DEFAULT_EMBEDDING_MODELS = {
 }
 
 
+#: CHATBOT_HEADINGS_IN_INDEX: where a chunk's context line goes (chatbot/headings.py).
+HEADINGS_MODES = ("off", "keyword", "on")
+
+
 class Settings(BaseSettings):
     """All knobs of the chatbot. Environment names are `CHATBOT_<FIELD>` unless noted."""
 
@@ -177,6 +181,14 @@ class Settings(BaseSettings):
     )
     chunk_overlap: int = Field(
         default=120, ge=0, description="Characters of overlap between neighbouring chunks."
+    )
+    headings_in_index: str = Field(
+        default="keyword",
+        description="Index each chunk with its document's title and heading path in front "
+        "(\"Title > Section > Subsection\"): keyword = in the keyword index only, on = in the "
+        "keyword index and the embedding, off = neither. The cited text and its offsets never "
+        "include it. Changing it re-indexes every document at the next ingest, from the "
+        "stored text.",
     )
     embed_batch_size: int = Field(
         default=32, ge=1, le=5000, description="Chunks embedded and written per batch."
@@ -382,6 +394,17 @@ class Settings(BaseSettings):
         if problem:
             raise ValueError(problem)
         return value
+
+    @field_validator("headings_in_index", mode="before")
+    @classmethod
+    def _headings_mode(cls, value: Any) -> str:
+        text = str(value).strip().lower()
+        text = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}.get(
+            text, text
+        )
+        if text not in HEADINGS_MODES:
+            raise ValueError(f"must be one of {', '.join(HEADINGS_MODES)}, got {value!r}")
+        return text
 
     @field_validator("retriever")
     @classmethod

@@ -7,6 +7,7 @@ Summaries and the warm start build on the same formatting, so passage numbering,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -100,10 +101,7 @@ def fit_context(
         else:
             cut = first.text.rfind(" ", 0, keep)
             keep = cut if cut > 0 else keep
-            kept[0] = Passage(
-                first.chunk_id, first.source, first.text[:keep], first.start,
-                first.start + keep, first.score, first.page, first.scores, first.ocr,
-            )
+            kept[0] = replace(first, text=first.text[:keep], end=first.start + keep)
             notes.append(f"trimmed passage from {first.source} to {keep} characters to fit")
     kept = by_source(kept)
     return kept, notes, answer_messages(kept, question, prompts_dir, guarded)
@@ -154,7 +152,6 @@ def focus(
     if end - start > max_chars:
         cut = text.rfind(" ", start, start + max_chars)
         end = cut if cut > start else start + max_chars
-    return Passage(
-        passage.chunk_id, passage.source, text[start:end], passage.start + start,
-        passage.start + end, passage.score, passage.page, passage.scores, passage.ocr,
+    return replace(
+        passage, text=text[start:end], start=passage.start + start, end=passage.start + end
     )

@@ -30,7 +30,7 @@ from chatbot.config import DEFAULT_COLLECTION, Settings
 from chatbot.errors import NotFoundError, StoreError
 from chatbot.keyword import KeywordIndex
 from chatbot.locking import exclusive, open_lock
-from chatbot.models import Chunk, IngestReport, Passage, SourceRecord
+from chatbot.models import Chunk, IngestReport, Passage, SourceRecord, indexed_text
 from chatbot.records import KnownDocument, transaction
 from chatbot.snapshot import Snapshot
 from chatbot.vectors import Collection, Vectors, VectorStoreError
@@ -56,8 +56,11 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 
 def chunk_id(path: str, chunk: Chunk) -> str:
-    """Stable id from which file the chunk is in and what it says (same input, same id)."""
+    """Stable id from which file the chunk is in and what it says (same input, same id). An
+    embedded context line counts: another one means another vector."""
     key = f"{path}\0{chunk.start}\0{chunk.end}\0{chunk.text}"
+    if chunk.embed_context and chunk.context:
+        key += f"\0{chunk.context}"
     return str(uuid.UUID(hashlib.sha256(key.encode()).hexdigest()[:32]))
 
 
@@ -93,8 +96,15 @@ class DocumentWrite:
     text: str = ""
     page_starts: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # for the report (pages left out)
+    #: Kept with the text so an upgrade from stored text splits it as the file was split.
+    tables: list[tuple[int, int]] = field(default_factory=list)
+    ocr_pages: list[int] = field(default_factory=list)
     chunks: list[Chunk] | None = None  # None: same text as indexed, only the stat changed
     vectors: dict[str, list[float]] = field(default_factory=dict)  # by chunk id
+    title: str = ""  # the document's title (chatbot/headings.py), "" when none was used
+    #: Only replace the indexed version with this fingerprint (an upgrade from stored text
+    #: must not undo a newer version another writer committed meanwhile).
+    replaces: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,9 +274,9 @@ class Index:
     def stored_ids(
         self, space: Space, path: str, fingerprint: str | None = None
     ) -> dict[str, str]:
-        """Committed chunk ids of one file, with their text; for a file not indexed yet, those
-        of an indexed file with the same `fingerprint` (it was moved or copied: its vectors can
-        be reused), if one is given."""
+        """Committed chunk ids of one file, with what was embedded for them (see
+        `Chunk.embedded_text`); for a file not indexed yet, those of an indexed file with the
+        same `fingerprint` (it was moved or copied: its vectors can be reused), if one is given."""
         with self.connection() as db:
             row = records.known_path(db, space.physical, path)
             if row is None and fingerprint is not None:
@@ -274,10 +284,14 @@ class Index:
             if row is None:
                 return {}
             found = db.execute(
-                "SELECT id, text FROM chunks WHERE collection = ? AND source = ?",
+                "SELECT id, context, embed_context, text FROM chunks "
+                "WHERE collection = ? AND source = ?",
                 (space.physical, row.source),
             ).fetchall()
-        return {str(key): str(text) for key, text in found}
+        return {
+            str(key): indexed_text(str(context) if embedded else "", str(text))
+            for key, context, embedded, text in found
+        }
 
     def commit(self, space: Space, writes: Sequence[DocumentWrite]) -> list[WriteResult]:
         """Write some files: vectors first, then one transaction for their records, chunks and

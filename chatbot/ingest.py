@@ -25,22 +25,26 @@ import hashlib
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from chatbot.discover import Found, discover
+from chatbot.headings import outline, title_from_name, with_context
 from chatbot.index import DocumentWrite, Index, IndexError_, Space, chunk_id, store_errors
 from chatbot.loaders import LoadedDocument, LoadLimits, MissingDependencyError, SkipFile, load
 from chatbot.locking import guarded_write
-from chatbot.models import FileReport, IngestReport
+from chatbot.models import Chunk, FileReport, IngestReport
 from chatbot.records import KnownDocument
 from chatbot.splitting import mark_ocr, split_text
+from chatbot.upgrade import upgrade
 
 #: Called as progress(stage, done, total) with stage "files" or "embed".
 ProgressFn = Callable[[str, int, int], None]
 
 #: Bump when splitting changes in a way that should re-chunk unchanged files.
 SPLITTER_VERSION = 4
+#: How a recipe ends for each CHATBOT_HEADINGS_IN_INDEX (chatbot/upgrade.py reads it back).
+HEADINGS_MARK = {"off": "", "keyword": "/k", "on": "/h"}
 #: Embedding batches per commit: a larger pool sorts by length better (less padding), and each
 #: commit is one short hold of the write lock.
 WRITE_BATCHES = 16
@@ -58,18 +62,37 @@ def _noop(stage: str, done: int, total: int) -> None:
 
 # --- load, fingerprint, split -------------------------------------------------------------------
 def recipe(index: Index) -> str:
-    """The settings that decide how a text is chunked; a change re-chunks every file."""
+    """The settings that decide how a text is chunked and indexed; a change re-chunks every
+    file (its end says where titles and headings go, see `HEADINGS_MARK`)."""
     s = index.settings
-    return f"{SPLITTER_VERSION}/{s.chunk_size}/{s.chunk_overlap}"
+    mark = HEADINGS_MARK[s.headings_in_index]
+    return f"{SPLITTER_VERSION}/{s.chunk_size}/{s.chunk_overlap}{mark}"
 
 
 def fingerprint(index: Index, document: LoadedDocument) -> str:
-    """Changes with the text and with anything that changes how it is chunked."""
+    """Changes with the text and with anything that changes how it is chunked or indexed."""
     layout = f"{int(document.markdown)}/{','.join(map(str, document.page_starts))}"
     if document.ocr_pages:
         layout += f"/ocr:{','.join(map(str, document.ocr_pages))}"
     layout += "/" + ",".join(f"{a}-{b}" for a, b in document.tables)
+    if index.settings.headings_in_index != "off":
+        layout += f"/{document.title}"
     return hashlib.sha256(f"{recipe(index)}/{layout}\0{document.text}".encode()).hexdigest()
+
+
+def split(index: Index, path: str, name: str, document: LoadedDocument) -> tuple[list[Chunk], str]:
+    """The document's chunks (with their context lines when titles and headings are indexed)
+    and its title (stored either way, so turning the setting on later keeps it)."""
+    settings = index.settings
+    chunks = mark_ocr(split_text(
+        document.text, name, settings.chunk_size, settings.chunk_overlap,
+        markdown=document.markdown, page_starts=document.page_starts, tables=document.tables,
+    ), document.ocr_pages)
+    fallback = title_from_name(path) if path.lower().endswith(".pdf") else ""
+    doc = outline(document.text, document.markdown, document.title, fallback)
+    if settings.headings_in_index == "off":
+        return chunks, doc.title
+    return with_context(chunks, doc, embed=settings.headings_in_index == "on"), doc.title
 
 
 def _stat(path: Path) -> tuple[int, int]:
@@ -78,7 +101,11 @@ def _stat(path: Path) -> tuple[int, int]:
 
 
 def read(
-    index: Index, item: Found, known: KnownDocument | None, report: IngestReport
+    index: Index,
+    item: Found,
+    known: KnownDocument | None,
+    report: IngestReport,
+    titles: Mapping[str, str] | None = None,
 ) -> DocumentWrite | None:
     """Load and split a new or changed file; None when it is unchanged or must be skipped
     (reported). Unchanged files are recognised by size and mtime first (no read at all)."""
@@ -104,17 +131,16 @@ def read(
         reason = f"could not be read: {type(exc).__name__}: {exc}".splitlines()[0][:200]
         report.files.append(FileReport(name, "skipped", reason=f"{reason}{kept}"))
         return None
+    if titles and str(item.real) in titles:
+        document.title = titles[str(item.real)]
     write = DocumentWrite(
         str(item.real), str(item.root), name, stat, fingerprint(index, document), current,
         document.text, list(document.page_starts), list(document.notes),
+        tables=list(document.tables), ocr_pages=list(document.ocr_pages),
     )
     if known and known.fingerprint == write.fingerprint:
         return write  # same text, new mtime: the commit only remembers the new stat
-    settings = index.settings
-    write.chunks = mark_ocr(split_text(
-        document.text, name, settings.chunk_size, settings.chunk_overlap,
-        markdown=document.markdown, page_starts=document.page_starts, tables=document.tables,
-    ), document.ocr_pages)
+    write.chunks, write.title = split(index, str(item.real), name, document)
     if not write.chunks:
         reason = f"no text to index (only repeated boilerplate){kept}"
         report.files.append(FileReport(name, "skipped", reason=reason))
@@ -123,7 +149,7 @@ def read(
 
 
 # --- embed ----------------------------------------------------------------------------------------
-class _Embedder:
+class Embedder:
     """Vectors for the new chunks of a batch: reused from the file's previous version where
     the text is the same, kept where a killed run already stored them, else embedded in
     `embed_batch_size` pieces sorted by length (reported as they finish)."""
@@ -148,12 +174,13 @@ class _Embedder:
             reuse: dict[str, str] = {}
             for chunk in chunks:
                 key = chunk_id(write.path, chunk)
+                embedded = chunk.embedded_text
                 if key in stored:
                     settled += 1
-                elif chunk.text in old_by_text:
-                    reuse[key] = old_by_text[chunk.text]
+                elif embedded in old_by_text:
+                    reuse[key] = old_by_text[embedded]
                 else:
-                    pending.setdefault(chunk.text, []).append((write, key))
+                    pending.setdefault(embedded, []).append((write, key))
             settled += self._reuse(write, reuse)
         settled += self._kept(pending)
         self._report(settled)
@@ -305,6 +332,7 @@ def ingest(
     progress: ProgressFn = _noop,
     space: Space | None = None,
     only: Collection[Path] | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> IngestReport:
     """Add new files, replace changed ones, skip unchanged ones, optionally prune deleted.
 
@@ -312,6 +340,8 @@ def ingest(
     itself raises (IndexError_), or a prune of a folder that is missing or empty (IngestError).
     `only` limits reading and pruning to the files at or under those absolute paths (see
     `discover`): how a watched folder applies what changed.
+    `titles` (by resolved path) overrides the titles files give themselves (benchmark corpora
+    carry theirs beside the text). Documents indexed by an older version are upgraded first.
     """
     started = time.perf_counter()
     report = IngestReport()
@@ -320,7 +350,8 @@ def ingest(
     if prune:
         _check_prune(index, space, paths)
     with _store_failures(index):
-        _run(index, space, found, report, progress)
+        upgrade(index, space, progress)
+        _run(index, space, found, report, progress, titles)
         if prune:
             _prune(index, space, paths, report, only)
         with guarded_write(index):
@@ -330,11 +361,16 @@ def ingest(
 
 
 def _run(
-    index: Index, space: Space, found: list[Found], report: IngestReport, progress: ProgressFn
+    index: Index,
+    space: Space,
+    found: list[Found],
+    report: IngestReport,
+    progress: ProgressFn,
+    titles: Mapping[str, str] | None = None,
 ) -> None:
     """Read files until a batch holds enough chunks, embed it, commit it; repeat."""
     known = index.known(space, [str(item.real) for item in found])
-    embed = _Embedder(index, space, progress)
+    embed = Embedder(index, space, progress)
     step = index.settings.embed_batch_size * WRITE_BATCHES
     queue = deque((item, 1) for item in found)  # (file, how many times it will have been read)
     batch: list[tuple[Found, DocumentWrite, int]] = []
@@ -346,7 +382,7 @@ def _run(
             if reads > 1:  # read again: what the records say now, not at the start
                 known.pop(str(item.real), None)
                 known.update(index.known(space, [str(item.real)]))
-            write = read(index, item, known.get(str(item.real)), report)
+            write = read(index, item, known.get(str(item.real)), report, titles)
             if reads == 1:
                 done += 1
                 progress("files", done, len(found))
@@ -391,6 +427,7 @@ def reindex_all(
     if prune:
         _check_roots_of(missing)
     with _store_failures(index):
+        upgrade(index, space, progress)
         _run(index, space, found, report, progress)
         with guarded_write(index):
             removed = index.remove_sources(space, [d.source for d in missing]) if prune else {}

@@ -105,6 +105,9 @@ class LoadedDocument:
     notes: list[str] = field(default_factory=list)
     #: `(start, end)` of each table's lines (see `chatbot.tables`): the splitter keeps rows whole.
     tables: list[tuple[int, int]] = field(default_factory=list)
+    #: The title in the file's metadata (HTML <title>, DOCX and PDF properties); None when it
+    #: has none (chatbot/headings.py then takes the first heading or the file name).
+    title: str | None = None
 
 
 _SPACES = re.compile(r"[ \t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+")
@@ -203,7 +206,24 @@ def load_html(path: Path, limits: LoadLimits) -> LoadedDocument:
     if not text:
         raise SkipFile("no main text found in the HTML page")
     body, spans = tables.assemble_markdown(text, normalize)
-    return LoadedDocument(body, markdown=True, tables=spans)
+    return LoadedDocument(body, markdown=True, tables=spans, title=_html_title(data))
+
+
+def _html_title(data: bytes) -> str | None:
+    """The page's title as trafilatura reads it (<title>, og:title or the main <h1>)."""
+    from trafilatura import extract_metadata
+
+    with _quiet("trafilatura"), _quiet("htmldate"):
+        try:
+            return _metadata_title(getattr(extract_metadata(data), "title", None))
+        except Exception:  # a title is optional: a page it chokes on just has none
+            return None
+
+
+def _metadata_title(value: Any) -> str | None:
+    """A metadata title as text, None when it is missing or blank."""
+    text = " ".join(normalize(str(value)).split()) if value else ""
+    return text or None
 
 
 def _content_keys(page: Any) -> tuple[Any, ...]:
@@ -261,6 +281,7 @@ def load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
                 if not opened:
                     raise SkipFile("encrypted PDF (password protected)")
             pages = _pdf_pages(reader, limits)
+            title = _pdf_title(reader)
         except SkipFile:
             raise
         except Exception as exc:  # pypdf raises many types for damaged files
@@ -277,7 +298,16 @@ def load_pdf(path: Path, limits: LoadLimits) -> LoadedDocument:
     document.tables = pdf_tables.document_spans(document.text, document.page_starts, page_tables)
     if not document.text.strip():
         raise SkipFile("; ".join(ocr.notes) or "PDF has no extractable text")
+    document.title = title
     return document
+
+
+def _pdf_title(reader: Any) -> str | None:
+    """The document information's /Title, if it has one."""
+    try:
+        return _metadata_title(reader.metadata.title if reader.metadata else None)
+    except Exception:  # a damaged info dictionary: the file name will do
+        return None
 
 
 def _docx_blocks(document: Any, limits: LoadLimits) -> Iterator[str | tables.Table]:
@@ -309,6 +339,7 @@ def load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:
                 out.table(block)
             else:
                 out.text(block)
+        title = _docx_title(document)
     except SkipFile:
         raise
     except (OpcError, zipfile.BadZipFile, KeyError):
@@ -318,7 +349,15 @@ def load_docx(path: Path, limits: LoadLimits) -> LoadedDocument:
     except Exception as exc:  # malformed XML inside a valid zip, and such
         raise SkipFile(f"corrupt .docx ({_first_line(exc)})") from None
     text, spans = out.result()
-    return LoadedDocument(text, markdown=True, tables=spans)
+    return LoadedDocument(text, markdown=True, tables=spans, title=title)
+
+
+def _docx_title(document: Any) -> str | None:
+    """The core properties' title, if it has one (a broken docProps part: none)."""
+    try:
+        return _metadata_title(document.core_properties.title)
+    except Exception:
+        return None
 
 
 Loader = Callable[[Path, LoadLimits], LoadedDocument]
@@ -334,6 +373,12 @@ LOADERS: dict[str, Loader] = {
     ".pdf": load_pdf,
     ".docx": load_docx,
 }
+
+
+def is_markdown(path: Path) -> bool:
+    """Whether `load` gives this file's text Markdown structure (`#` headings)."""
+    suffix = path.suffix.lower()
+    return suffix in {".md", ".markdown"} or LOADERS.get(suffix) in (load_html, load_docx)
 
 
 #: Read in this process: decoding and normalising are linear in the (capped) file size.

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from chatbot.records import ChunkInsert
 from chatbot.vectors import PAGE, Collection
 
-#: A chunk row as `records.insert_chunks` takes it.
-Row = tuple[str, str, int, int, int, int | None, str, bool]
+#: A chunk row as `records.insert_chunks` takes it (that version had no context lines).
+Row = ChunkInsert
 
 
 def chunks_from_chroma(collection: Collection) -> list[Row]:
@@ -32,5 +33,5 @@ def _rows(collection: Collection) -> Iterator[Row]:
             yield (
                 str(key), str(meta["source"]), int(meta["start"]), int(meta["end"]),
                 int(meta.get("chunk_index", 0)), int(page) if page is not None else None, text,
-                bool(meta.get("ocr", False)),
+                "", False, bool(meta.get("ocr", False)),
             )

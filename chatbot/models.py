@@ -18,8 +18,23 @@ class Chunk:
     end: int
     index: int
     page: int | None = None
+    #: "Title > Section > Subsection" (chatbot/headings.py): keyword-indexed in front of the
+    #: text, never part of it (citations quote `text` alone).
+    context: str = ""
+    #: Whether the context line is embedded with the text too (CHATBOT_HEADINGS_IN_INDEX=on).
+    embed_context: bool = False
     #: The page had no text layer: this text was read by OCR (chatbot/ocr.py).
     ocr: bool = False
+
+    @property
+    def indexed_text(self) -> str:
+        """What is keyword-indexed for this chunk."""
+        return indexed_text(self.context, self.text)
+
+    @property
+    def embedded_text(self) -> str:
+        """What is embedded for this chunk."""
+        return indexed_text(self.context, self.text) if self.embed_context else self.text
 
     def metadata(self) -> dict[str, Any]:
         meta: dict[str, Any] = {
@@ -35,6 +50,11 @@ class Chunk:
         return meta
 
 
+def indexed_text(context: str, text: str) -> str:
+    """A chunk's context line, if any, then its text."""
+    return f"{context}\n{text}" if context else text
+
+
 @dataclass
 class Passage:
     """A retrieved chunk with the scores that ranked it."""
@@ -47,6 +67,8 @@ class Passage:
     score: float
     page: int | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    #: The chunk's context line (see `Chunk.context`); not part of `text`.
+    context: str = ""
     ocr: bool = False  # the text was read from a scanned page by OCR
 
 

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.keyword import KeywordIndex, terms
+from chatbot.models import indexed_text
 
-SCHEMA_VERSION = "2"
+#: 3: chunks keep the context line they were indexed with, documents their title.
+SCHEMA_VERSION = "3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -43,6 +45,7 @@ CREATE TABLE IF NOT EXISTS documents (
     indexed_at REAL NOT NULL,
     recipe TEXT NOT NULL DEFAULT '',
     root TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (collection, source)
 );
 CREATE INDEX IF NOT EXISTS documents_path ON documents (collection, path);
@@ -58,11 +61,18 @@ CREATE TABLE IF NOT EXISTS chunks (
     page INTEGER,
     text TEXT NOT NULL,
     terms TEXT NOT NULL,
+    context TEXT NOT NULL DEFAULT '',
+    embed_context INTEGER NOT NULL DEFAULT 0,
     ocr INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS chunks_id ON chunks (collection, id);
 CREATE INDEX IF NOT EXISTS chunks_source ON chunks (collection, source);
 """
+
+
+#: A chunk as `insert_chunks` takes it: (id, source, start, end, position, page, text, context,
+#: whether the context was embedded too, whether OCR read it).
+ChunkInsert = tuple[str, str, int, int, int, int | None, str, str, bool, bool]
 
 
 @dataclass(frozen=True)
@@ -91,7 +101,30 @@ class ChunkRow:
     position: int
     page: int | None
     text: str
+    context: str = ""
+    embed_context: int = 0
     ocr: bool = False  # read from a scanned page by OCR
+
+    @property
+    def indexed_text(self) -> str:
+        """What was keyword-indexed for it."""
+        return indexed_text(self.context, self.text)
+
+    @property
+    def embedded_text(self) -> str:
+        """What was embedded for it."""
+        return self.indexed_text if self.embed_context else self.text
+
+
+#: Columns added to existing tables since they were first created (version 3).
+_ADDED_COLUMNS = (
+    ("documents", "title", "TEXT NOT NULL DEFAULT ''"),
+    ("chunks", "context", "TEXT NOT NULL DEFAULT ''"),
+    ("chunks", "embed_context", "INTEGER NOT NULL DEFAULT 0"),
+    ("chunks", "ocr", "INTEGER NOT NULL DEFAULT 0"),
+    ("documents", "tables", "TEXT NOT NULL DEFAULT ''"),  # "start-end,..." (chatbot/tables.py)
+    ("documents", "ocr_pages", "TEXT NOT NULL DEFAULT ''"),  # "1,3" (pages read by OCR)
+)
 
 
 def keyword_index(physical: str) -> KeywordIndex:
@@ -136,8 +169,10 @@ def create_schema(db: sqlite3.Connection) -> None:
         for statement in _SCHEMA.split(";"):
             if statement.strip():
                 db.execute(statement)
-        if "ocr" not in {row[1] for row in db.execute("PRAGMA table_info(chunks)")}:
-            db.execute("ALTER TABLE chunks ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0")
+        for table, column, kind in _ADDED_COLUMNS:
+            columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:  # an index of version 2: its chunks have no context yet
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
 
 
@@ -240,7 +275,10 @@ def stored_document(db: sqlite3.Connection, physical: str, source: str) -> Store
     return StoredDocument(str(row[0]), str(row[1]), int(row[2]), int(row[3]), str(row[4]), starts)
 
 
-_CHUNK = 'SELECT rowid, id, source, start, "end", position, page, text, ocr FROM chunks'
+_CHUNK = (
+    'SELECT rowid, id, source, start, "end", position, page, text, context, embed_context, ocr '
+    "FROM chunks"
+)
 
 
 def chunk_rows(db: sqlite3.Connection, physical: str, ids: Sequence[str]) -> dict[str, ChunkRow]:
@@ -304,21 +342,24 @@ def delete_document(db: sqlite3.Connection, physical: str, source: str) -> list[
 def insert_chunks(
     db: sqlite3.Connection,
     physical: str,
-    rows: Sequence[tuple[str, str, int, int, int, int | None, str, bool]],
+    rows: Sequence[ChunkInsert],
 ) -> None:
-    """Store chunks given as (id, source, start, end, position, page, text, ocr) and index
-    them (their terms are kept beside them: removal and exact scoring need them)."""
+    """Store chunks given as `ChunkInsert`s and index them: the terms of the context line and
+    the text, kept beside them (removal and exact scoring need them)."""
     if not rows:
         return
     first = int(db.execute("SELECT COALESCE(MAX(rowid), 0) FROM chunks").fetchone()[0]) + 1
-    numbered = [(first + n, physical, *row, terms(row[6])) for n, row in enumerate(rows)]
+    numbered = [
+        (first + n, physical, *row, terms(indexed_text(row[7], row[6])))
+        for n, row in enumerate(rows)
+    ]
     db.executemany(
-        "INSERT INTO chunks "
-        '(rowid, collection, id, source, start, "end", position, page, text, ocr, terms) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO chunks (rowid, collection, id, source, start, \"end\", position, page, "
+        "text, context, embed_context, ocr, terms) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         numbered,
     )
-    keyword_index(physical).add(db, [(row[0], row[10]) for row in numbered])
+    keyword_index(physical).add(db, [(row[0], row[12]) for row in numbered])
 
 
 def chunk_terms(db: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, str]:

@@ -235,6 +235,15 @@ class Chatbot:
             )
         return sync.run(changes)
 
+    def upgrade(self, progress: ProgressFn | None = None) -> int:
+        """Bring documents indexed by an older version (or with CHATBOT_HEADINGS_IN_INDEX the
+        other way) to the current index format, from their stored text; every ingest does this
+        first. Returns how many documents were upgraded."""
+        from chatbot.upgrade import upgrade
+
+        index = self.pipeline.index
+        return upgrade(index, index.active(), progress or _no_progress)
+
     def reindex(self, *, prune: bool = False, progress: ProgressFn | None = None) -> IngestReport:
         """Read every indexed source again from its file (and drop missing ones with prune)."""
         from chatbot.ingest import reindex_all

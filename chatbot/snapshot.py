@@ -110,5 +110,5 @@ class Snapshot:
 def _passage(row: ChunkRow) -> Passage:
     return Passage(
         chunk_id=row.id, source=row.source, text=row.text, start=row.start, end=row.end,
-        score=0.0, page=row.page, ocr=bool(row.ocr),
+        score=0.0, page=row.page, context=row.context, ocr=bool(row.ocr),
     )

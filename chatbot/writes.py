@@ -33,6 +33,7 @@ class _Plan:
     ids: list[str]
     added: list[str]
     stale: list[str]
+    slot: int  # its place among the results
 
 
 def apply_writes(
@@ -40,12 +41,17 @@ def apply_writes(
 ) -> list[WriteResult]:
     from chatbot.index import WriteResult, chunk_id
 
-    results: list[WriteResult] = []
+    # One result per write, in the order of `writes` (callers pair them by position).
+    results: list[WriteResult | None] = []
     touched: list[tuple[DocumentWrite, KnownDocument]] = []
     plans: list[_Plan] = []
     claimed: dict[str, str] = {}  # names given in this batch -> path
     for write in writes:
         current = records.known_path(db, space.physical, write.path)
+        indexed = current.fingerprint if current else None
+        if write.replaces is not None and indexed != write.replaces:
+            results.append(WriteResult(write.name, "changed", 0, 0, 0))  # another writer won
+            continue
         if current and (current.fingerprint, current.recipe) == (write.fingerprint, write.recipe):
             touched.append((write, current))  # same text: only remember the new stat
             results.append(WriteResult(current.source, "unchanged", current.chunks, 0, 0))
@@ -59,8 +65,9 @@ def apply_writes(
         old = _stored(db, space.physical, current)
         plans.append(
             _Plan(write, current, name, ids, [i for i in ids if i not in old],
-                  sorted(old - set(ids)))
+                  sorted(old - set(ids)), len(results))
         )
+        results.append(None)  # filled in once the plan is written
     _upsert_vectors(index, space, plans)
     with transaction(db, write=True):
         for write, current in touched:
@@ -79,8 +86,10 @@ def apply_writes(
     for plan in plans:
         status = "updated" if plan.current else "added"
         count = len(plan.ids)
-        results.append(WriteResult(plan.name, status, count, len(plan.added), len(plan.stale)))
-    return results
+        results[plan.slot] = WriteResult(
+            plan.name, status, count, len(plan.added), len(plan.stale)
+        )
+    return [result for result in results if result is not None]
 
 
 def _stored(db: sqlite3.Connection, physical: str, current: KnownDocument | None) -> set[str]:
@@ -122,8 +131,8 @@ def _upsert_vectors(index: Index, space: Space, plans: Sequence[_Plan]) -> None:
     sources: list[str] = []
     unknown: dict[str, tuple[str, str]] = {}  # id -> (source, text)
     for plan in plans:
-        texts = {key: chunk.text for key, chunk in zip(plan.ids, plan.write.chunks or [],
-                                                         strict=True)}
+        texts = {key: chunk.embedded_text for key, chunk in zip(plan.ids, plan.write.chunks or [],
+                                                                  strict=True)}
         for key in plan.added:
             if key in plan.write.vectors:
                 ids.append(key)
@@ -153,17 +162,22 @@ def _replace(db: sqlite3.Connection, physical: str, plan: _Plan) -> None:
         db,
         physical,
         [
-            (key, plan.name, c.start, c.end, c.index, c.page, c.text, c.ocr)
+            (
+                key, plan.name, c.start, c.end, c.index, c.page, c.text, c.context,
+                c.embed_context, c.ocr,
+            )
             for key, c in zip(plan.ids, chunks, strict=True)
         ],
     )
     db.execute(
         "INSERT INTO documents (collection, source, path, size, mtime_ns, sha256, text, chunks, "
-        "page_starts, indexed_at, recipe, root) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "page_starts, indexed_at, recipe, root, title, tables, ocr_pages) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             physical, plan.name, write.path, *write.stat, write.fingerprint, write.text,
             len(chunks), ",".join(map(str, write.page_starts)), records.now(), write.recipe,
-            write.root,
+            write.root, write.title, ",".join(f"{a}-{b}" for a, b in write.tables),
+            ",".join(map(str, write.ocr_pages)),
         ),
     )
 
@@ -191,7 +205,7 @@ def restore_vectors(index: Index, space: Space, *, thorough: bool) -> int:
         for begin in range(0, len(missing), step):
             rows = records.chunk_rows(db, space.physical, missing[begin : begin + step])
             batch = list(rows.values())
-            vectors = index.embeddings.embed_documents([row.text for row in batch])
+            vectors = index.embeddings.embed_documents([row.embedded_text for row in batch])
             collection.upsert([row.id for row in batch], vectors, [row.source for row in batch])
     return len(missing)
 

@@ -229,3 +229,25 @@ def test_cli_bench_bad_input_exits_2(tmp_path: Path) -> None:
         main(["bench", "--corpus", str(tmp_path / "none.jsonl"), "--questions", str(QUESTIONS)])
         == 2
     )
+
+
+def test_corpus_titles_are_indexed_with_their_passages(
+    fake_settings: Settings, tmp_path: Path
+) -> None:
+    """Each passage is titled with its row's title (not its file name, which is only its id);
+    the title is indexed with it but never part of its text."""
+    from chatbot.bench import ingest_corpus, load_corpus
+    from chatbot.pipeline import Pipeline
+
+    rows = load_corpus(CORPUS)
+    pipeline = Pipeline.build(fake_settings)
+    (tmp_path / "corpus").mkdir()
+    mapping, report = ingest_corpus(pipeline.index, rows, tmp_path / "corpus")
+    assert report.count("added") == len(rows)
+    by_id = {row.id: row for row in rows}
+    for passage in pipeline.index.chunks(list(mapping)):
+        row = by_id[mapping[passage.source]]
+        assert passage.context == row.title
+        assert row.text[passage.start : passage.end] == passage.text
+    [top] = pipeline.retriever.retrieve("lighthouse", k=1, mode="bm25")
+    assert mapping[top.source] == "p-lighthouse"

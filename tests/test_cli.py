@@ -267,3 +267,26 @@ def test_eval_runs_the_bundled_suite_from_any_folder(
     report = json.loads((fake_env / "report.json").read_text(encoding="utf-8"))
     assert report["suite"] == "seed-smoke" and report["passed"] + report["failed"] == 18
     assert report["passed"] > 0
+
+
+def test_ingest_if_empty_still_upgrades_an_older_index(
+    fake_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make chat` runs `chatbot ingest --if-empty seeds`: an index written without titles and
+    headings is upgraded there, with a message, and nothing else is ingested."""
+    guide = fake_env / "guide"
+    guide.mkdir()
+    (guide / "g.md").write_text("# Tide Guide\n\n## Spring tides\n\nThey come twice a month.")
+    monkeypatch.setenv("CHATBOT_HEADINGS_IN_INDEX", "off")
+    assert main(["ingest", "guide"]) == 0
+    monkeypatch.setenv("CHATBOT_HEADINGS_IN_INDEX", "on")
+    capsys.readouterr()
+    assert main(["ingest", "--if-empty", "seeds"]) == 0
+    printed = capsys.readouterr()
+    said = " ".join((printed.out + printed.err).split())
+    assert "nothing to ingest; upgraded 1 document(s) to the current index" in said
+    assert main(["sources", "--json"]) == 0
+    assert [row["source"] for row in json.loads(capsys.readouterr().out)] == ["guide/g.md"]
+    assert main(["ingest", "--if-empty", "seeds"]) == 0
+    printed = capsys.readouterr()
+    assert "upgraded" not in printed.out + printed.err

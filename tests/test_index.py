@@ -9,7 +9,7 @@ from pathlib import Path
 import chromadb
 import pytest
 from chromadb.config import Settings as ChromaSettings
-from index_state import state
+from index_state import CountingEmbeddings, state
 
 from chatbot import records
 from chatbot.config import Settings
@@ -25,26 +25,30 @@ from chatbot.index import (
 )
 from chatbot.keyword import bm25_tokens
 from chatbot.locking import write_lock
-from chatbot.models import Chunk, SourceRecord
+from chatbot.models import Chunk, SourceRecord, indexed_text
 from chatbot.pipeline import Pipeline
 
 
 def check_consistent(index: Index) -> dict[str, set[str]]:
     """Records == vectors == keyword rows; every chunk is exactly its span of the stored
-    document and has the id of its file and span; the keyword statistics equal a recount.
-    Returns chunk ids by source."""
+    document and has the id of its file, span and context line; the keyword statistics equal a
+    recount of what was indexed (context line and text). Returns chunk ids by source."""
     got = state(index)
     assert got["vectors"] == got["ids"] and got["duplicate_ids"] == 0
     by_source: dict[str, set[str]] = {}
     paths = {r.source: r.path for r in index.sources()}
+    with index.connection() as db:
+        rows = records.chunk_rows(db, index.active().physical, got["ids"])
     for chunk in index.chunks(list(paths)):
         document = index.document_text(chunk.source)
         assert document is not None and chunk.text == document[chunk.start : chunk.end]
-        span = Chunk(chunk.source, chunk.text, chunk.start, chunk.end, 0)
+        embedded = bool(rows[chunk.chunk_id].embed_context)
+        span = Chunk(chunk.source, chunk.text, chunk.start, chunk.end, 0, context=chunk.context,
+                     embed_context=embedded)
         assert chunk.chunk_id == chunk_id(paths[chunk.source], span)
         by_source.setdefault(chunk.source, set()).add(chunk.chunk_id)
     assert got["sources"] == [(s, len(ids)) for s, ids in sorted(by_source.items())]
-    texts = [c.text for c in index.chunks(list(paths))]
+    texts = [indexed_text(c.context, c.text) for c in index.chunks(list(paths))]
     with index.snapshot() as snap:
         terms = {t for text in texts for t in bm25_tokens(text)}
         stats = snap.term_stats(sorted(terms))
@@ -192,9 +196,14 @@ def test_an_index_of_the_previous_version_is_taken_over(
     for mode in ("dense", "bm25", "hybrid"):
         [top] = pipeline.retriever.retrieve("Xi Kazakhstan", 1, mode)
         assert top.chunk_id in {"old-1", "old-2"} and top.source == "seeds/xi.txt"
-    # The file is found again under its old name: re-read (the old stat is unknown), rechunked.
+    # The first ingest upgrades the old chunks from the stored text (records of version 2
+    # have no context lines); the file, found again under its old name and re-read (the old
+    # stat is unknown), then holds the same text: only its stat is remembered.
     report = pipeline.index.ingest([Path("seeds")])
-    assert [(f.source, f.status) for f in report.files] == [("seeds/xi.txt", "updated")]
+    assert [(f.source, f.status) for f in report.files] == [("seeds/xi.txt", "unchanged")]
+    assert {c.chunk_id for c in pipeline.index.chunks(["seeds/xi.txt"])}.isdisjoint(
+        {"old-1", "old-2"}
+    )
     check_consistent(pipeline.index)
     with sqlite3.connect(fake_settings.data_dir / "index.db") as db:
         assert db.execute(
@@ -224,6 +233,34 @@ def test_a_commit_checks_the_records_as_they_are_now(
     assert (index.known()[known.path].size, index.known()[known.path].mtime_ns) == (1, 2)
 
 
+def test_commit_results_follow_the_order_of_the_writes(
+    fake_settings: Settings, seed_dir: Path, tmp_path: Path
+) -> None:
+    """Callers pair results with writes by position: a new file written before an unchanged
+    and a stale one gets its own result, not theirs."""
+    from chatbot.ingest import recipe
+    from chatbot.models import Chunk
+
+    index = Index(fake_settings, HashingEmbeddings())
+    index.ingest([Path("seeds")])
+    [known] = index.known().values()
+    fresh = tmp_path / "fresh.txt"
+    fresh.write_text("A new file about tides.", encoding="utf-8")
+    new = DocumentWrite(str(fresh), str(tmp_path), "tmp/fresh.txt", (23, 1), "fresh-print",
+                        recipe(index), "A new file about tides.")
+    new.chunks = [Chunk("tmp/fresh.txt", "A new file about tides.", 0, 23, 0)]
+    same = DocumentWrite(known.path, known.root, known.source, (1, 2), known.fingerprint,
+                         known.recipe)
+    stale = DocumentWrite(known.path, known.root, known.source, (1, 2), "an older text",
+                          known.recipe)
+    with write_lock(fake_settings):
+        results = index.commit(index.active(), [new, same, stale])
+    assert [(r.source, r.status) for r in results] == [
+        ("tmp/fresh.txt", "added"), (known.source, "unchanged"), (known.source, "changed")
+    ]
+    check_consistent(index)
+
+
 def test_known_under_a_path_takes_it_and_what_is_below_it_only(
     fake_settings: Settings, tmp_path: Path
 ) -> None:
@@ -245,3 +282,136 @@ def test_known_under_a_path_takes_it_and_what_is_below_it_only(
     assert under("dir/x.txt", "dir.txt", "gone") == ["dir.txt", "dir/x.txt"]
     assert under("") == sorted(Path(p).relative_to(root).as_posix() for p in index.known())
     assert under() == []
+
+
+# --- titles and headings in the index (chatbot/headings.py, chatbot/upgrade.py) ----------------
+HANDBOOK = (
+    "# Zanzibar Handbook\n\n## Ferries\n\n"
+    + " ".join(f"Boat {n} leaves the harbour at {n} o'clock and carries cargo." for n in range(12))
+    + "\n\n## Markets\n\nThe spice market opens at dawn. Cloves are sold by weight."
+)
+
+
+def _handbook(tmp_path: Path) -> Path:
+    (tmp_path / "guide").mkdir()
+    (tmp_path / "guide" / "handbook.md").write_text(HANDBOOK, encoding="utf-8")
+    return tmp_path / "guide"
+
+
+@pytest.mark.parametrize("mode", ["keyword", "on"])
+def test_keyword_search_finds_a_chunk_by_a_word_only_in_its_headings(
+    fake_settings: Settings, tmp_path: Path, mode: str
+) -> None:
+    _handbook(tmp_path)
+    settings = fake_settings.with_overrides(chunk_size=200, chunk_overlap=0, headings_in_index=mode)
+    pipeline = Pipeline.build(settings)
+    pipeline.index.ingest([Path("guide")])
+    check_consistent(pipeline.index)
+    hits = pipeline.retriever.retrieve("zanzibar ferries", k=10, mode="bm25")
+    later = [p for p in hits if "Zanzibar" not in p.text and "Ferries" not in p.text]
+    boats = [p for p in later if p.text.startswith("Boat")]
+    assert boats, "a chunk that never says 'Zanzibar' or 'Ferries' is found by its headings"
+    for passage in boats:
+        assert passage.context == "Zanzibar Handbook > Ferries"
+        # What is cited is the chunk's own span of the document, without the context line.
+        assert passage.text == HANDBOOK[passage.start : passage.end]
+    [market] = [p for p in pipeline.index.chunks(["guide/handbook.md"]) if "spice" in p.text]
+    assert market.context == "Zanzibar Handbook" and market.text.startswith("## Markets")
+    # The vector is of the text alone (keyword), or of the context line and the text (on).
+    embedded = indexed_text(market.context, market.text) if mode == "on" else market.text
+    with pipeline.index.snapshot() as snap:
+        cosine = snap.cosines(pipeline.embeddings.embed_query(embedded), [market.chunk_id])
+    assert cosine[market.chunk_id] == pytest.approx(1.0)
+    # With the setting off, the same words find only the chunk that says them.
+    off = fake_settings.with_overrides(
+        chunk_size=200, chunk_overlap=0, headings_in_index="off", collection="plain"
+    )
+    plain = Pipeline.build(off)
+    plain.index.ingest([Path("guide")])
+    hits_off = plain.retriever.retrieve("zanzibar", k=10, mode="bm25")
+    assert [p.text.startswith("# Zanzibar Handbook") for p in hits_off] == [True]
+    assert {(p.text, p.start, p.end) for p in plain.index.chunks(["guide/handbook.md"])} == {
+        (p.text, p.start, p.end) for p in pipeline.index.chunks(["guide/handbook.md"])
+    }
+
+
+def test_an_index_without_context_lines_is_upgraded_from_its_stored_text(
+    fake_settings: Settings, tmp_path: Path
+) -> None:
+    """Written with titles and headings off (as version 2 did), the index is upgraded by the
+    next ingest, from the text it stores (its file is gone by then): same documents, same
+    chunk spans, every chunk once, with context lines, vectors and keyword entries."""
+    guide = _handbook(tmp_path)
+    old = fake_settings.with_overrides(chunk_size=200, chunk_overlap=0, headings_in_index="off")
+    Pipeline.build(old).index.ingest([Path("guide")])
+    before = Index(old, HashingEmbeddings())
+    spans = {(c.text, c.start, c.end) for c in before.chunks(["guide/handbook.md"])}
+    assert {c.context for c in before.chunks(["guide/handbook.md"])} == {""}
+    (guide / "handbook.md").unlink()
+    (tmp_path / "more.txt").write_text("Tide tables are printed weekly.", encoding="utf-8")
+    new = old.with_overrides(headings_in_index="on")
+    index = Index(new, HashingEmbeddings())
+    report = index.ingest([Path("more.txt")])
+    assert [f.status for f in report.files] == ["added"]
+    check_consistent(index)
+    chunks = index.chunks(["guide/handbook.md"])
+    assert {(c.text, c.start, c.end) for c in chunks} == spans
+    assert "Zanzibar Handbook > Ferries" in {c.context for c in chunks}
+    assert state(index)["duplicate_spans"] == 0
+    with index.snapshot() as snap:
+        [(top, _)] = snap.keyword(bm25_tokens("ferries"), 1)
+    assert top.context == "Zanzibar Handbook > Ferries" and "Ferries" not in top.text
+    # Nothing is left to upgrade; turning the setting off again goes back the same way.
+    from chatbot.upgrade import outdated, upgrade
+
+    assert outdated(index, index.active()) == []
+    back = Index(old, HashingEmbeddings())
+    assert upgrade(back, back.active(), lambda *_: None) == 2
+    check_consistent(back)
+    assert {c.context for c in back.chunks(["guide/handbook.md"])} == {""}
+
+
+def test_an_upgrade_never_undoes_a_newer_version(fake_settings: Settings, tmp_path: Path) -> None:
+    """A document another writer replaced after the upgrade read it keeps the newer version."""
+    _handbook(tmp_path)
+    old = fake_settings.with_overrides(headings_in_index="off")
+    index = Index(old, HashingEmbeddings())
+    index.ingest([Path("guide")])
+    from chatbot.upgrade import _writes
+
+    new = Index(old.with_overrides(headings_in_index="on"), HashingEmbeddings())
+    [stale] = list(_writes(new, new.active(), ["guide/handbook.md"]))
+    (tmp_path / "guide" / "handbook.md").write_text("# Zanzibar\n\nRewritten.", encoding="utf-8")
+    new.ingest([Path("guide")])
+    with write_lock(new.settings):
+        [result] = new.commit(new.active(), [stale])
+    assert result.status == "changed"
+    assert new.document_text("guide/handbook.md") == "# Zanzibar\n\nRewritten."
+    check_consistent(new)
+
+
+def test_switching_between_keyword_and_on_re_embeds_exactly_what_changed(
+    fake_settings: Settings, tmp_path: Path
+) -> None:
+    """keyword -> on embeds the chunks with a context line again (with it), on -> keyword
+    embeds them from the text alone; chunks without a context line keep their vectors."""
+    _handbook(tmp_path)
+    small = fake_settings.with_overrides(chunk_size=200, chunk_overlap=0)
+    embeddings = CountingEmbeddings()
+    index = Index(small.with_overrides(headings_in_index="keyword"), embeddings)
+    index.ingest([Path("guide")])
+    chunks = index.chunks(["guide/handbook.md"])
+    with_line = [c for c in chunks if c.context]
+    assert with_line and len(with_line) < len(chunks)
+    for mode, expected in (("on", True), ("keyword", False)):
+        embeddings.embedded.clear()
+        switched = Index(small.with_overrides(headings_in_index=mode), embeddings)
+        assert switched.ingest([Path("guide")]).count("unchanged") == 1
+        wanted = {indexed_text(c.context, c.text) if expected else c.text for c in with_line}
+        assert sorted(embeddings.embedded) == sorted(wanted)
+        check_consistent(switched)
+        with switched.snapshot() as snap:
+            for chunk in switched.chunks(["guide/handbook.md"]):
+                text = indexed_text(chunk.context, chunk.text) if expected else chunk.text
+                vector = embeddings.embed_query(text)
+                assert snap.cosines(vector, [chunk.chunk_id])[chunk.chunk_id] == pytest.approx(1)

@@ -11,7 +11,11 @@ import streamlit as st
 from chatbot import Chatbot, ChatbotError, IngestReport, NotFoundError, SourceRecord, Upload
 from chatbot.app import app_state, views
 
-STAGES = {"files": "Reading files", "embed": "Embedding chunks"}
+STAGES = {
+    "files": "Reading files",
+    "embed": "Embedding chunks",
+    "upgrade": "Upgrading documents to the current index (titles and headings)",
+}
 
 
 def _progress_bar() -> Callable[[str, int, int], None]:

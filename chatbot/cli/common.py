@@ -21,12 +21,19 @@ def progress_bar() -> Progress:
     )
 
 
+_LABELS = {
+    "files": "reading files",
+    "embed": "embedding chunks",
+    "upgrade": "upgrading documents to the current index (titles and headings)",
+}
+
+
 def ingest_progress(bar: Progress) -> Callable[[str, int, int], None]:
     tasks: dict[str, TaskID] = {}
 
     def progress(stage: str, done: int, total: int) -> None:
         if stage not in tasks:
-            label = "reading files" if stage == "files" else "embedding chunks"
+            label = _LABELS.get(stage, stage)
             tasks[stage] = bar.add_task(label, total=total)
         bar.update(tasks[stage], completed=done, total=total)
 

@@ -30,7 +30,10 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     if not args.rebuild:  # a rebuild opens the index itself, whatever model built it
         bot.open()  # before the progress bar: a failure to open is then one clean line
     if args.if_empty and (count := bot.count()) > 0:
-        console.print(f"index already holds {count} chunks; nothing to do")
+        with progress_bar() as bar:
+            upgraded = bot.upgrade(ingest_progress(bar))
+        done = f"; upgraded {upgraded} document(s) to the current index" if upgraded else ""
+        console.print(f"index already holds {count} chunks; nothing to ingest{done}")
         return 0
     paths = None if args.all else [Path(p) for p in (args.paths or ["seeds"])]
     include, exclude = args.include or (), args.exclude or ()
