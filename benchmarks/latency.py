@@ -1,12 +1,15 @@
 """Answer latency of the embedded model on the seed article: time to first token and total.
 
-    .venv/bin/python benchmarks/latency.py [--questions 20] [--json OUT]
+    .venv/bin/python benchmarks/latency.py [--questions 20] [--warm-start] [--json OUT]
 
 Ingests seeds/ into a temporary data dir with the local embeddings, starts the local model once
 (its load time is reported separately), warms it with one question, then asks the `ask` cases
-of the bundled seed.yaml suite (plus a few more, up to --questions) and reports the median and p90
-of time to first token and total time, prompt/completion tokens, and this process's peak RSS
-(the llama.cpp server runs in-process, so that is the whole footprint).
+of the bundled seed.yaml suite (plus a few more, up to --questions) and reports the median and
+p90 of time to first token and total time, the first question's own time to first token,
+prompt/completion tokens, and this process's peak RSS (the llama.cpp server runs in-process,
+so that is the whole footprint). With --warm-start the warm-up question is replaced by what the
+app and `chatbot chat` do at start (`chatbot.warm_start.warm_up`: load the model, send the
+system prompt), so the first question is the first question of a freshly started app.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=20)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--warm-start", action="store_true",
+                        help="warm up as the app does (model + system prompt), not with a question")
     args = parser.parse_args()
 
     suite = yaml.safe_load(DEFAULT_SUITE.read_text(encoding="utf-8"))
@@ -73,7 +78,13 @@ def main() -> None:
     started = time.perf_counter()
     _ = pipeline.chat
     load_s = time.perf_counter() - started
-    ask(pipeline, "Warm-up: who is Xi Jinping?")
+    if args.warm_start:
+        from chatbot.warm_start import warm_up
+
+        warm_up(pipeline)
+    else:
+        ask(pipeline, "Warm-up: who is Xi Jinping?")
+    warm_s = time.perf_counter() - started
 
     rows = []
     for question in questions:
@@ -99,6 +110,9 @@ def main() -> None:
         "answered_by_model": len(asked),
         "abstained_without_model": len(rows) - len(asked),
         "model_load_s": round(load_s, 2),
+        "warm_up": "warm start (model + system prompt)" if args.warm_start else "one question",
+        "warm_up_s": round(warm_s, 2),
+        "first_question_ttft_s": rows[0]["first_token_s"],
         "ttft_median_s": round(statistics.median(ttft), 2),
         "ttft_p90_s": round(percentile(ttft, 0.9), 2),
         "total_median_s": round(statistics.median(total), 2),
