@@ -244,3 +244,24 @@ def test_the_app_shows_the_ocr_origin_beside_the_page() -> None:
     assert views.citation_label(scanned).endswith(" 3 · OCR")  # "p\\. 3": Markdown-escaped
     assert views.location(typed) == "page 1, characters 0–4"
     assert "OCR" not in views.citation_label(typed)
+
+
+def test_a_scanned_page_preview_highlights_the_ocr_lines_of_the_sentence(tmp_path: Path) -> None:
+    """Issue 17 item 3 with the real OCR engine: the preview of an OCR'd citation draws its
+    boxes from `ocr_page_lines`, over the sentence's own lines on the rendered page."""
+    path = scanned_pdf(tmp_path / "scan.pdf", [[PELICAN], [LIGHTHOUSE]])
+    bot = Chatbot(settings_for(tmp_path))
+    bot.ingest([path])
+    answer = bot.ask("When was the harbour lighthouse painted blue?")
+    [citation] = [c for c in answer.citations if "lighthouse" in c.text][:1]
+    preview = bot.preview(citation)
+    assert (preview.page, preview.origin) == (2, "OCR") and preview.png is not None
+    assert preview.boxes, preview.message
+    lines = ocr_page_lines(path, 2, settings_for(tmp_path))
+    cited = [line for line in lines if "1923" in line.text or "lighthouse" in line.text.lower()]
+    assert cited
+    for x0, y0, x1, y1 in preview.boxes:  # every box lies on a line that holds the sentence
+        assert any(
+            y0 < line.box[3] and line.box[1] < y1 and x0 < line.box[2] and line.box[0] < x1
+            for line in cited
+        )
