@@ -69,15 +69,17 @@ def recipe(index: Index) -> str:
     return f"{SPLITTER_VERSION}/{s.chunk_size}/{s.chunk_overlap}{mark}"
 
 
-def fingerprint(index: Index, document: LoadedDocument) -> str:
-    """Changes with the text and with anything that changes how it is chunked or indexed."""
+def fingerprint(index: Index, document: LoadedDocument, made_by: str | None = None) -> str:
+    """Changes with the text and with anything that changes how it is chunked or indexed
+    (`made_by`: the recipe it was split with, when not the current one)."""
     layout = f"{int(document.markdown)}/{','.join(map(str, document.page_starts))}"
     if document.ocr_pages:
         layout += f"/ocr:{','.join(map(str, document.ocr_pages))}"
     layout += "/" + ",".join(f"{a}-{b}" for a, b in document.tables)
     if index.settings.headings_in_index != "off":
         layout += f"/{document.title}"
-    return hashlib.sha256(f"{recipe(index)}/{layout}\0{document.text}".encode()).hexdigest()
+    made_by = recipe(index) if made_by is None else made_by
+    return hashlib.sha256(f"{made_by}/{layout}\0{document.text}".encode()).hexdigest()
 
 
 def split(index: Index, path: str, name: str, document: LoadedDocument) -> tuple[list[Chunk], str]:

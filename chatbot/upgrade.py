@@ -90,9 +90,10 @@ def _writes(index: Index, space: Space, sources: list[str]) -> Iterator[Document
             tables=[(int(a), int(b)) for a, _, b in (t.partition("-") for t in _items(tables))],
             title=str(title) or None,
         )
+        made_by = _with_mark(str(old_recipe), current)
         write = DocumentWrite(
             str(path), str(root), str(source), (int(size), int(mtime_ns)),
-            fingerprint(index, document), _with_mark(str(old_recipe), current), document.text,
+            fingerprint(index, document, made_by), made_by, document.text,
             starts, tables=list(document.tables), ocr_pages=list(document.ocr_pages),
             replaces=str(sha256),
         )

@@ -197,10 +197,13 @@ def test_an_index_of_the_previous_version_is_taken_over(
         [top] = pipeline.retriever.retrieve("Xi Kazakhstan", 1, mode)
         assert top.chunk_id in {"old-1", "old-2"} and top.source == "seeds/xi.txt"
     # The first ingest upgrades the old chunks from the stored text (records of version 2
-    # have no context lines); the file, found again under its old name and re-read (the old
-    # stat is unknown), then holds the same text: only its stat is remembered.
+    # have no context lines), keeping the document's old recipe; the file, found again under
+    # its old name, is then read and split again by the current splitter (its stored text came
+    # from an older loader), under its old name.
     report = pipeline.index.ingest([Path("seeds")])
-    assert [(f.source, f.status) for f in report.files] == [("seeds/xi.txt", "unchanged")]
+    assert [(f.source, f.status) for f in report.files] == [("seeds/xi.txt", "updated")]
+    again = pipeline.index.ingest([Path("seeds")])
+    assert [(f.source, f.status) for f in again.files] == [("seeds/xi.txt", "unchanged")]
     assert {c.chunk_id for c in pipeline.index.chunks(["seeds/xi.txt"])}.isdisjoint(
         {"old-1", "old-2"}
     )
@@ -415,3 +418,35 @@ def test_switching_between_keyword_and_on_re_embeds_exactly_what_changed(
                 text = indexed_text(chunk.context, chunk.text) if expected else chunk.text
                 vector = embeddings.embed_query(text)
                 assert snap.cosines(vector, [chunk.chunk_id])[chunk.chunk_id] == pytest.approx(1)
+
+
+def test_an_upgrade_splits_a_stored_table_as_its_file_was_split(
+    fake_settings: Settings, tmp_path: Path
+) -> None:
+    """An upgrade re-splits stored text; the table spans are stored with it, so table rows stay
+    whole and apart from the prose, exactly as a fresh ingest of the file splits them."""
+    from chatbot.upgrade import upgrade
+
+    rows = "".join(f"<tr><td>Station {n}</td><td>{n * 7}</td></tr>" for n in range(30))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "rain.html").write_text(
+        "<html><head><title>Rain</title></head><body><h1>Rain</h1><p>Rainfall by station, "
+        "measured every day of the year.</p><table><tr><th>Station</th><th>Rainfall (mm)</th>"
+        f"</tr>{rows}</table><p>Dry stations are listed first.</p></body></html>",
+        encoding="utf-8",
+    )
+    off = fake_settings.with_overrides(chunk_size=160, chunk_overlap=0, headings_in_index="off")
+    Index(off, HashingEmbeddings()).ingest([tmp_path / "docs"])
+    on = off.with_overrides(headings_in_index="keyword")
+    upgraded = Index(on, HashingEmbeddings())
+    assert upgrade(upgraded, upgraded.active(), lambda *_: None) == 1
+    fresh = Index(on.with_overrides(collection="fresh"), HashingEmbeddings())
+    fresh.ingest([tmp_path / "docs"])
+
+    def spans(index: Index) -> list[tuple[int, int, str]]:
+        return sorted((c.start, c.end, c.text) for c in index.chunks(["docs/rain.html"]))
+
+    assert spans(upgraded) == spans(fresh)
+    table_chunks = [text for _, _, text in spans(fresh) if "Rainfall (mm):" in text]
+    assert table_chunks and all("measured every day" not in t for t in table_chunks)
+    check_consistent(upgraded)
