@@ -3,25 +3,22 @@ chooses the documents the chat answers from. Screenshot: tests/artifacts/collect
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from test_ui import (
     ARTIFACTS,
-    CHATBOT,
     CHROMIUM,
     CHROMIUM_ARGS,
     QUESTION,
     REPO,
     TIMEOUT_MS,
     _ask,
-    _free_port,
-    _wait_healthy,
+    fake_env,
+    run_chatbot,
+    running_ui,
 )
 
 pytestmark = pytest.mark.browser
@@ -36,43 +33,14 @@ FERRY = (
 @pytest.fixture
 def two_collections_ui(tmp_path: Path) -> Iterator[str]:
     """seeds/ in the default collection, other/ferry.txt in `work`; the UI starts on `work`."""
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium; CI installs it)")
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith(("CHATBOT_", "OPENAI_", "CHROMA_"))
-    }
-    env |= {
-        "CHATBOT_LLM_PROVIDER": "fake",
-        "CHATBOT_EMBEDDINGS_PROVIDER": "fake",
-        "CHATBOT_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = fake_env(tmp_path)
     shutil.copytree(REPO / "seeds", tmp_path / "seeds")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "ferry.txt").write_text(FERRY, encoding="utf-8")
-    for command in (["ingest", "seeds"], ["--collection", "work", "ingest", "other"]):
-        subprocess.run(
-            [str(CHATBOT), *command], cwd=tmp_path, env=env, check=True, capture_output=True,
-            timeout=300,
-        )
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "ui.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(CHATBOT), "ui", "--port", str(port), "--collection", "work"], cwd=tmp_path,
-            env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        _wait_healthy(url, process, log)
+    run_chatbot(tmp_path, env, "ingest", "seeds")
+    run_chatbot(tmp_path, env, "--collection", "work", "ingest", "other")
+    with running_ui(tmp_path, env, "--collection", "work") as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def test_the_selector_chooses_the_documents(two_collections_ui: str) -> None:

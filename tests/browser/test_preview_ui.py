@@ -13,8 +13,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,13 +22,13 @@ from PIL import Image
 from test_page_boxes import highlighted
 from test_ui import (
     ARTIFACTS,
-    CHATBOT,
     CHROMIUM,
     CHROMIUM_ARGS,
     REPO,
     TIMEOUT_MS,
-    _free_port,
-    _wait_healthy,
+    fake_env,
+    run_chatbot,
+    running_ui,
 )
 
 pytestmark = pytest.mark.browser
@@ -60,43 +58,16 @@ QUESTION = "How often does the foghorn sound when ships approach the northern re
 @pytest.fixture
 def pdf_ui_url(tmp_path: Path) -> Iterator[str]:
     """`chatbot ui` on a free port over a generated PDF, with the fake providers."""
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is missing (apt-get install chromium; CI installs it)")
-    env = {
-        k: v for k, v in os.environ.items()
-        if not k.startswith(("CHATBOT_", "OPENAI_", "CHROMA_"))
-    }
-    env |= {
-        "CHATBOT_LLM_PROVIDER": "fake",
-        "CHATBOT_EMBEDDINGS_PROVIDER": "fake",
-        "CHATBOT_DATA_DIR": str(tmp_path / "data"),
-        "CHATBOT_MIN_RELEVANCE": "0",  # the hashing embeddings score low; answer anyway
-        "CHATBOT_MIN_HYBRID_SCORE": "0",
-    }
+    env = fake_env(
+        tmp_path,
+        CHATBOT_MIN_RELEVANCE="0",  # the hashing embeddings score low; answer anyway
+        CHATBOT_MIN_HYBRID_SCORE="0",
+    )
     (tmp_path / "docs").mkdir()
     make_pdf(tmp_path / "docs" / "harbour-report.pdf", PAGES)
-    subprocess.run(
-        [str(CHATBOT), "ingest", "docs"], cwd=tmp_path, env=env, check=True,
-        capture_output=True, timeout=300,
-    )
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "ui.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [str(CHATBOT), "ui", "--port", str(port)], cwd=tmp_path, env=env,
-            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        _wait_healthy(url, process, log)
+    run_chatbot(tmp_path, env, "ingest", "docs")
+    with running_ui(tmp_path, env) as url:
         yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
 
 
 def test_pdf_citation_opens_its_page_with_the_sentence_highlighted(pdf_ui_url: str) -> None:

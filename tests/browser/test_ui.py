@@ -7,6 +7,7 @@ browser). The screenshot goes to tests/artifacts/ (git-ignored) for people to lo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -54,32 +55,40 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], log: Path) -> None
     pytest.fail(f"`chatbot ui` did not become healthy in 90 s:\n{log.read_text()}")
 
 
-@pytest.fixture
-def ui_url(tmp_path: Path) -> Iterator[str]:
-    """`chatbot ui` on a free port, over seeds/ ingested with the same fake providers."""
+def fake_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a `chatbot` run on the fake providers, data under `tmp_path`
+    (nothing of the caller's CHATBOT_/OPENAI_/CHROMA_ settings leaks in)."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is missing (apt-get install chromium; CI installs it)")
     env = {
         k: v for k, v in os.environ.items()
         if not k.startswith(("CHATBOT_", "OPENAI_", "CHROMA_"))
     }
-    env |= {
+    return env | {
         "CHATBOT_LLM_PROVIDER": "fake",
         "CHATBOT_EMBEDDINGS_PROVIDER": "fake",
         "CHATBOT_DATA_DIR": str(tmp_path / "data"),
+        **extra,
     }
-    shutil.copytree(REPO / "seeds", tmp_path / "seeds")
+
+
+def run_chatbot(tmp_path: Path, env: dict[str, str], *args: str) -> None:
     subprocess.run(
-        [str(CHATBOT), "ingest", "seeds"], cwd=tmp_path, env=env, check=True,
-        capture_output=True, timeout=300,
+        [str(CHATBOT), *args], cwd=tmp_path, env=env, check=True, capture_output=True,
+        timeout=300,
     )
+
+
+@contextlib.contextmanager
+def running_ui(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[str]:
+    """`chatbot ui` on a free port until the block ends; yields its URL."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "ui.log"
     with log.open("wb") as sink:
         # Own session: `chatbot ui` starts streamlit as a child; stop both by group id.
         process = subprocess.Popen(
-            [str(CHATBOT), "ui", "--port", str(port)], cwd=tmp_path, env=env,
+            [str(CHATBOT), "ui", "--port", str(port), *args], cwd=tmp_path, env=env,
             stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
         )
     try:
@@ -92,6 +101,16 @@ def ui_url(tmp_path: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=10)
+
+
+@pytest.fixture
+def ui_url(tmp_path: Path) -> Iterator[str]:
+    """`chatbot ui` on a free port, over seeds/ ingested with the same fake providers."""
+    env = fake_env(tmp_path)
+    shutil.copytree(REPO / "seeds", tmp_path / "seeds")
+    run_chatbot(tmp_path, env, "ingest", "seeds")
+    with running_ui(tmp_path, env) as url:
+        yield url
 
 
 def _ask(page: object, question: str) -> None:
