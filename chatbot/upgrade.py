@@ -103,7 +103,7 @@ def _writes(index: Index, space: Space, sources: list[str]) -> Iterator[Document
 
 
 def _upgrade_batch(index: Index, space: Space, writes: list[DocumentWrite]) -> int:
-    from chatbot.ingest import Embedder
+    from chatbot.embed import Embedder
 
     if not writes:
         return 0
