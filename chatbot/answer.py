@@ -237,12 +237,7 @@ def stream_answer(
     passages, messages = prepared.passages, prepared.messages
     screen = None
     if settings.injection_guard:
-        answer.notes.extend(guard.withheld_notes(p.text for p in passages))
-        asked = " ".join([question, *(turn.question for turn in history)])
-        screen = guard.make_screen(
-            [p.text for p in passages], asked, [str(m.content) for m in messages[:1]],
-            [ABSTENTION],
-        )
+        screen = _screen(settings, answer, passages, messages, history)
     reply = _Reply()
     chunks = reply.tokens(
         stream_model(settings, chat.model, messages, deadline=deadline, status=status)
@@ -256,6 +251,18 @@ def stream_answer(
     _finish(pipeline, answer, reply, text, passages)
     answer.timings["total_s"] = round(time.perf_counter() - started, 4)
     yield answer
+
+
+def _screen(
+    settings: Settings, answer: Answer, passages: Sequence[Passage],
+    messages: Sequence[BaseMessage], history: Sequence[Turn],
+) -> guard.Screen:
+    """The injection post-check for this reply; what was withheld from the model is noted."""
+    answer.notes.extend(guard.withheld_notes(p.text for p in passages))
+    asked = " ".join([answer.question, *(turn.question for turn in history)])
+    return guard.make_screen(
+        [p.text for p in passages], asked, [str(m.content) for m in messages[:1]], [ABSTENTION]
+    )
 
 
 def _validated(settings: Settings, question: str, k: int | None) -> tuple[str, int]:
