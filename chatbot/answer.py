@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from langchain_core.messages import AIMessageChunk, BaseMessage, HumanMessage
 
-from chatbot import guard, markers
+from chatbot import guard, markers, question_types
 from chatbot.answerable import model_check, relevance_gate
 from chatbot.citations import check
 from chatbot.config import Settings
@@ -157,8 +157,9 @@ def prepare(
             focus(p, standalone, limits[min(i, len(limits) - 1)], weights)
             for i, p in enumerate(passages)
         ]
+    hint = question_types.hint(standalone, settings.prompts_dir) if settings.question_hints else ""
     kept, notes, messages = fit_context(
-        passages, standalone, budget, settings.prompts_dir, settings.injection_guard
+        passages, standalone, budget, settings.prompts_dir, settings.injection_guard, hint
     )
     return Prepared(kept, messages, notes)
 

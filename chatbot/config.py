@@ -312,6 +312,12 @@ class Settings(BaseSettings):
         "the end get the last value): each retrieved chunk is narrowed to its sentences that "
         "best match the question (keeps prompts short and citations exact). 0 = whole chunk.",
     )
+    question_hints: bool = Field(
+        default=True,
+        description="Add one line after the question naming the kind of answer it asks for "
+        "(a number, a date, a name, a place, yes or no; texts in question_hints.md), "
+        "so a small model gives that kind of answer.",
+    )
     max_question_chars: int = Field(
         default=2000, ge=10, description="Longer questions are rejected with a clear error."
     )

@@ -54,15 +54,17 @@ def format_passages(
 
 def answer_messages(
     passages: Sequence[Passage], question: str, prompts_dir: Path | None = None,
-    guarded: bool = True,
+    guarded: bool = True, hint: str = "",
 ) -> list[BaseMessage]:
     """The system prompt stays identical across questions, so the model server reuses its
-    cached prefix and only the passages and question are processed anew."""
+    cached prefix and only the passages and question are processed anew. `hint` is the
+    question-type reminder (`chatbot.question_types`), on its own line after the question."""
     return [
         SystemMessage(load_prompt("answer_system", prompts_dir).template),
         HumanMessage(
             load_prompt("answer", prompts_dir).format(
-                passages=format_passages(passages, guarded=guarded), question=question
+                passages=format_passages(passages, guarded=guarded), question=question,
+                hint=f"\n{hint}" if hint else "",
             )
         ),
     ]
@@ -70,7 +72,7 @@ def answer_messages(
 
 def fit_context(
     passages: list[Passage], question: str, budget: int, prompts_dir: Path | None = None,
-    guarded: bool = True,
+    guarded: bool = True, hint: str = "",
 ) -> tuple[list[Passage], list[str], list[BaseMessage]]:
     """Drop lowest-ranked passages (then trim the last one) until the prompt fits `budget`;
     returns the kept passages, notes on what was cut, and the messages to send.
@@ -84,7 +86,7 @@ def fit_context(
     notes: list[str] = []
 
     def size(items: Sequence[Passage]) -> int:
-        messages = answer_messages(items, question, prompts_dir, guarded)
+        messages = answer_messages(items, question, prompts_dir, guarded, hint)
         return sum(estimate_tokens(str(m.content)) for m in messages)
 
     kept = list(passages)
@@ -104,7 +106,7 @@ def fit_context(
             kept[0] = replace(first, text=first.text[:keep], end=first.start + keep)
             notes.append(f"trimmed passage from {first.source} to {keep} characters to fit")
     kept = by_source(kept)
-    return kept, notes, answer_messages(kept, question, prompts_dir, guarded)
+    return kept, notes, answer_messages(kept, question, prompts_dir, guarded, hint)
 
 
 def by_source(passages: Sequence[Passage]) -> list[Passage]:

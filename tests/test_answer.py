@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from chatbot import question_types
 from chatbot.answer import (
     ABSTENTION,
     AnswerError,
@@ -121,3 +122,13 @@ def test_passages_are_narrowed_by_rank(seeded: Pipeline) -> None:
         assert 0 < len(passage.text) <= limit[passage.chunk_id]
         document = pipeline.index.document_text(passage.source)
         assert document is not None and document[passage.start : passage.end] == passage.text
+
+
+def test_the_question_type_hint_follows_the_question_unless_turned_off(seeded: Pipeline) -> None:
+    question = "How many agreements did Xi sign?"
+    hinted = prepare(seeded, question, 3, "hybrid").messages[-1].content
+    assert isinstance(hinted, str)
+    assert hinted.rstrip().endswith(f"Question: {question}\n{question_types.hint(question)}")
+    plain = Pipeline.build(seeded.settings.with_overrides(question_hints=False))
+    content = prepare(plain, question, 3, "hybrid").messages[-1].content
+    assert isinstance(content, str) and content.rstrip().endswith(f"Question: {question}")

@@ -13,7 +13,8 @@ ALL = bundled_prompts()
 
 def test_the_prompts_are_bundled_in_the_package() -> None:
     assert ALL == [
-        "answer", "answer_check", "answer_system", "condense", "summarize_map", "summarize_reduce"
+        "answer", "answer_check", "answer_system", "condense", "question_hints",
+        "summarize_map", "summarize_reduce",
     ]
 
 
@@ -60,6 +61,15 @@ def test_a_prompts_dir_that_is_not_a_folder_is_a_settings_error(tmp_path: Path) 
 
 def test_the_answer_pipeline_fills_its_prompts() -> None:
     """The placeholders used by the code are exactly those in the files."""
-    assert load_prompt("answer").placeholders == {"passages", "question"}
+    assert load_prompt("answer").placeholders == {"passages", "question", "hint"}
     assert load_prompt("answer_system").placeholders == set()
     assert load_prompt("condense").placeholders == {"history", "question"}
+
+
+def test_an_answer_prompt_without_the_hint_placeholder_still_works(tmp_path: Path) -> None:
+    """A CHATBOT_PROMPTS_DIR written before question hints existed keeps working (no hint)."""
+    from chatbot.context import answer_messages
+
+    (tmp_path / "answer.md").write_text("P: {passages}\nQ: {question}\n")
+    messages = answer_messages([], "How many?", tmp_path, hint="Give a number.")
+    assert messages[1].content == "P: \nQ: How many?\n"
