@@ -174,6 +174,8 @@ def answer_metrics(records: Sequence[AnswerRecord]) -> dict[str, Any]:
         ),
         "citation_precision": ratio(sum(r.good_citations() for r in answerable), citations),
         "citations": citations,
+        # The target "every non-abstained answer carries at least one valid citation".
+        "answers_without_citation": sum(not r.abstained and not r.citations for r in records),
         "abstention_precision": ratio(sum(not r.gold for r in abstained), len(abstained)),
         "abstention_recall": ratio(sum(r.abstained for r in unanswerable), len(unanswerable)),
         "false_abstention": ratio(sum(r.abstained for r in answerable), len(answerable)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -119,6 +120,9 @@ def test_answer_metrics_by_hand() -> None:
     assert metrics["abstention_precision"] == 0.5  # abstained on 2, one was unanswerable
     assert metrics["abstention_recall"] == 0.5  # 1 of 2 unanswerable abstained
     assert metrics["false_abstention"] == 0.5  # 1 of 2 answerable abstained
+    assert metrics["answers_without_citation"] == 0
+    uncited = dataclasses.replace(records[0], citations=[])
+    assert answer_metrics([uncited, records[1]])["answers_without_citation"] == 1
     assert metrics["ttft_median_s"] == 2.0
     assert metrics["ttft_p90_s"] == pytest.approx(2.8)
     assert metrics["total_median_s"] == 1.5
