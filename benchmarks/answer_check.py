@@ -8,6 +8,8 @@ check is asked first, in the order production uses (check, then the answer, so t
 the check's cached prompt prefix). "check on" takes each answer unless the check said no, in
 which case it abstains. Both get the same metrics as `chatbot bench` (abstention recall and
 precision, false abstention, answer match, citation precision), plus the check's time.
+Where the server returns logprobs, "sweep" gives the "check on" metrics for each threshold on
+the model's probability of "answerable" (`CHATBOT_ANSWER_CHECK_MIN_YES`), from the same replies.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     off: list[AnswerRecord] = []
     on: list[AnswerRecord] = []
     check_s: list[float] = []
+    verdicts: list[Any] = []
     details = []
     with (
         throwaway_pipeline(settings, "check") as pipeline,
@@ -56,20 +59,41 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             said_no = verdict is not None and verdict.answerable is False
             on.append(dataclasses.replace(record, answer=ABSTENTION, abstained=True, citations=[])
                       if said_no else record)
+            verdicts.append(verdict)
             if verdict is not None:
                 check_s.append(verdict.seconds)
             details.append({"id": q.id, "answerable": bool(q.gold_passage_ids),
                             "gated": verdict is None,
                             "check": None if verdict is None else verdict.answerable,
                             "structured": None if verdict is None else verdict.structured,
+                            "p_yes": None if verdict is None else verdict.p_yes,
                             "abstained": answer.abstained, "answer": answer.answer})
             print(f"{done}/{len(questions)} {q.id} check={details[-1]['check']}", flush=True)
     return {
         "questions": str(args.questions), "n": len(questions),
         "check_off": answer_metrics(off), "check_on": answer_metrics(on),
         "check_s_median": round(statistics.median(check_s), 3) if check_s else None,
+        "sweep": sweep(off, verdicts),
         "settings": settings_report(settings), "details": details,
     }
+
+
+def sweep(off: list[AnswerRecord], verdicts: list[Any]) -> dict[str, Any]:
+    """"check on" metrics for thresholds on P(answerable), where the replies carried one."""
+    if not any(v is not None and v.p_yes is not None for v in verdicts):
+        return {}
+    out = {}
+    for step in range(5, 20):
+        threshold = step / 20
+        records = [
+            dataclasses.replace(r, answer=ABSTENTION, abstained=True, citations=[])
+            if v is not None
+            and (v.p_yes < threshold if v.p_yes is not None else v.answerable is False)
+            else r
+            for r, v in zip(off, verdicts, strict=True)
+        ]
+        out[f"{threshold:.2f}"] = answer_metrics(records)
+    return out
 
 
 def main() -> None:
@@ -83,6 +107,9 @@ def main() -> None:
     args.json.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     for name in ("check_off", "check_on"):
         print(name, json.dumps(report[name]))
+    for threshold, metrics in report["sweep"].items():
+        print(f"min_yes {threshold}: abstention recall {metrics['abstention_recall']}, false "
+              f"abstention {metrics['false_abstention']}, answer match {metrics['answer_match']}")
     print("check median s", report["check_s_median"])
 
 

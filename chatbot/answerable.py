@@ -18,6 +18,7 @@ twice.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from collections.abc import Sequence
@@ -52,6 +53,7 @@ CHECK_FORMAT: dict[str, Any] = {
 CHECK_TOKENS = 24
 _VERDICT = re.compile(r'"?answerable"?\s*:\s*(true|false)', re.I)
 _YES_NO = re.compile(r"^\W*(yes|no)\b", re.I)
+_WORDS = {"true": True, "yes": True, "false": False, "no": False}
 
 
 def relevance_gate(passages: Sequence[Passage], mode: str, settings: Settings) -> str | None:
@@ -77,11 +79,13 @@ def relevance_gate(passages: Sequence[Passage], mode: str, settings: Settings) -
 
 @dataclass
 class Verdict:
-    """The model check's result: None when the reply said neither yes nor no."""
+    """The model check's result: None when the reply said neither yes nor no. `p_yes` is the
+    model's probability of "answerable" where the server returned logprobs."""
 
     answerable: bool | None
     seconds: float
     structured: bool
+    p_yes: float | None = None
 
 
 def parse_verdict(text: str) -> bool | None:
@@ -94,6 +98,30 @@ def parse_verdict(text: str) -> bool | None:
         return bool(data["answerable"])
     found = _VERDICT.search(text) or _YES_NO.search(text)
     return found.group(1).lower() in ("true", "yes") if found else None
+
+
+def yes_probability(logprobs: Any) -> float | None:
+    """P(true) / (P(true) + P(false)) at the first reply token that is the verdict (`true`,
+    `false`, `yes` or `no`), from the top alternatives the server reported there; None when
+    the reply carries no usable logprobs."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    for token in content if isinstance(content, list) else []:
+        if not isinstance(token, dict) or _word(token) is None:
+            continue
+        mass = {True: 0.0, False: 0.0}
+        alternatives = token.get("top_logprobs")
+        for alt in alternatives if isinstance(alternatives, list) and alternatives else [token]:
+            word = _word(alt) if isinstance(alt, dict) else None
+            logprob = alt.get("logprob") if isinstance(alt, dict) else None
+            if word is not None and isinstance(logprob, int | float) and logprob <= 0:
+                mass[word] += math.exp(logprob)
+        total = mass[True] + mass[False]
+        return mass[True] / total if total > 0 else None
+    return None
+
+
+def _word(token: dict[str, Any]) -> bool | None:
+    return _WORDS.get(str(token.get("token", "")).strip().lower())
 
 
 def check_messages(messages: Sequence[BaseMessage], settings: Settings) -> list[BaseMessage]:
@@ -109,26 +137,58 @@ def model_check(
     deadline: Deadline | None = None,
     status: StatusFn | None = None,
 ) -> Verdict:
-    """Ask the chat model whether the passages in `messages` state the answer."""
+    """Ask the chat model whether the passages in `messages` state the answer.
+
+    Where the server returns logprobs, the verdict is the model's probability of "true"
+    against `answer_check_min_yes` (calibrated: a small model says "true" to related but
+    non-answering passages with visibly less confidence); otherwise its yes or no."""
+    settings, chat = pipeline.settings, pipeline.chat
+    started = time.perf_counter()
+    reply = _ask_check(pipeline, check_messages(messages, settings), deadline, status)
+    seconds = round(time.perf_counter() - started, 4)
+    if reply is None:  # cut off or withheld: no verdict
+        return Verdict(None, seconds, chat.structured_output)
+    text = reply.content if isinstance(reply.content, str) else ""
+    p_yes = yes_probability(reply.response_metadata.get("logprobs"))
+    if p_yes is None:
+        return Verdict(parse_verdict(text), seconds, chat.structured_output)
+    threshold = settings.answer_check_min_yes
+    answerable = p_yes >= (0.5 if threshold is None else threshold)
+    return Verdict(answerable, seconds, chat.structured_output, round(p_yes, 4))
+
+
+def _ask_check(
+    pipeline: Pipeline,
+    asked: list[BaseMessage],
+    deadline: Deadline | None,
+    status: StatusFn | None,
+) -> Any:
+    """The check's reply, asking for logprobs and a JSON schema reply where the server takes
+    them; a server that rejects either (HTTP 400) is asked without it from then on. None when
+    the reply was cut off at the token limit or withheld."""
     import openai
 
     settings, chat = pipeline.settings, pipeline.chat
-    asked = check_messages(messages, settings)
-    model = chat.model.bind(max_completion_tokens=CHECK_TOKENS)
-    started = time.perf_counter()
-    structured = chat.structured_output
-    try:
-        options = {"response_format": CHECK_FORMAT} if structured else {}
-        reply = invoke_model(settings, model, asked, deadline=deadline, status=status, **options)
-    except ModelServiceError as exc:
-        cause = exc.__cause__
-        cut_off = openai.LengthFinishReasonError | openai.ContentFilterFinishReasonError
-        if isinstance(cause, cut_off):
-            # The structured reply was cut off (a verbose model) or withheld: no verdict.
-            return Verdict(None, round(time.perf_counter() - started, 4), structured)
-        if not (structured and isinstance(cause, openai.BadRequestError)):
-            raise
-        chat.structured_output = structured = False  # this server rejects response_format
-        reply = invoke_model(settings, model, asked, deadline=deadline, status=status)
-    text = reply.content if isinstance(reply.content, str) else ""
-    return Verdict(parse_verdict(text), round(time.perf_counter() - started, 4), structured)
+    while True:
+        options: dict[str, Any] = {"max_completion_tokens": CHECK_TOKENS}
+        if chat.logprobs:
+            options |= {"logprobs": True, "top_logprobs": 5}
+        model = chat.model.bind(**options)
+        extra = {"response_format": CHECK_FORMAT} if chat.structured_output else {}
+        try:
+            return invoke_model(settings, model, asked, deadline=deadline, status=status, **extra)
+        except ModelServiceError as exc:
+            cause = exc.__cause__
+            cut_off = openai.LengthFinishReasonError | openai.ContentFilterFinishReasonError
+            if isinstance(cause, cut_off):
+                return None
+            if not isinstance(cause, openai.BadRequestError):
+                raise
+            # Drop what the server names (else response_format first, the more often refused)
+            # and never send it again.
+            if chat.logprobs and ("logprob" in str(cause) or not chat.structured_output):
+                chat.logprobs = False
+            elif chat.structured_output:
+                chat.structured_output = False
+            else:
+                raise

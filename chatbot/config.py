@@ -32,6 +32,8 @@ DEFAULT_CHAT_MODELS = {
 }
 DEFAULT_MIN_RELEVANCE = {"local": 0.35, "openai": 0.2, "fake": 0.2}
 DEFAULT_MIN_HYBRID_SCORE = {"local": 0.4, "openai": 0.0, "fake": 0.0}
+#: The model check's threshold on P(answerable) by chat provider (0.5 = the model's own yes/no).
+DEFAULT_ANSWER_CHECK_MIN_YES = {"local": 0.5, "openai": 0.5, "fake": 0.5}
 #: The collection an index written before collections existed opens as.
 DEFAULT_COLLECTION = "chatbot"
 COLLECTION_NAME_RULE = (
@@ -295,6 +297,15 @@ class Settings(BaseSettings):
         "passages state the answer? (a JSON schema reply where the server supports "
         "response_format, plain text otherwise); abstain when it says no.",
     )
+    answer_check_min_yes: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="With the model check, abstain when the model's probability of "
+        "'answerable' (read from the reply's logprobs, where the server returns them) is "
+        "below this. Empty: calibrated per chat provider (see docs/benchmarks.md); 0.5 is the "
+        "model's own yes or no.",
+    )
     prices_per_million: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {
             "gpt-4o-mini": (0.15, 0.60),
@@ -440,6 +451,8 @@ class Settings(BaseSettings):
             self.min_relevance = DEFAULT_MIN_RELEVANCE[self.embeddings_provider]
         if self.min_hybrid_score is None:
             self.min_hybrid_score = DEFAULT_MIN_HYBRID_SCORE[self.embeddings_provider]
+        if self.answer_check_min_yes is None:
+            self.answer_check_min_yes = DEFAULT_ANSWER_CHECK_MIN_YES[self.llm_provider]
         if self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
@@ -450,6 +463,7 @@ class Settings(BaseSettings):
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if "llm_provider" in overrides and "chat_model" not in overrides:
             data["chat_model"] = ""
+            data["answer_check_min_yes"] = None
         if "embeddings_provider" in overrides and "embedding_model" not in overrides:
             data["embedding_model"] = ""
             data["min_relevance"] = None

@@ -37,6 +37,8 @@ class ChatBackend:
     prompt_cache: bool = False
     #: Send `response_format` JSON schemas; set to False once the server rejects one.
     structured_output: bool = True
+    #: Ask for logprobs (the model check's probability); set to False once the server rejects it.
+    logprobs: bool = True
     #: Kept so the in-process server lives as long as the model that talks to it.
     resources: list[Any] = field(default_factory=list)
 

@@ -15,7 +15,10 @@ request and answers the second; the last entry repeats. Faults:
 
 `reply` may be a function of the request body (a server that answers each prompt its own way),
 and `reject_response_format=True` makes it refuse any request carrying `response_format` with
-HTTP 400, as servers without structured output do.
+HTTP 400, as servers without structured output do. `yes_probability=p` adds logprobs to a
+non-streamed reply that asks for them, as llama.cpp and OpenAI do: at the reply's first
+`true`/`false`/`yes`/`no` word, P(true) = p and P(false) = 1 - p among the top alternatives;
+`reject_logprobs=True` refuses requests asking for logprobs with HTTP 400.
 
 Every request is recorded (`requests`, with headers) so tests can count retries and check what
 the client sent.
@@ -24,6 +27,8 @@ the client sent.
 from __future__ import annotations
 
 import json
+import math
+import re
 import socket
 import struct
 import threading
@@ -54,6 +59,8 @@ class FaultServer:
         *,
         reply: str | Callable[[dict[str, Any]], str] = "The answer is in the documents [1].",
         reject_response_format: bool = False,
+        yes_probability: float | None = None,
+        reject_logprobs: bool = False,
         retry_after: float = 1,
         slow_seconds: float = 30,
     ) -> None:
@@ -63,6 +70,8 @@ class FaultServer:
         self.script = list(script)
         self.reply = reply
         self.reject_response_format = reject_response_format
+        self.yes_probability = yes_probability
+        self.reject_logprobs = reject_logprobs
         self.retry_after = retry_after
         self.slow_seconds = slow_seconds
         self.requests: list[SeenRequest] = []
@@ -129,6 +138,9 @@ class FaultServer:
                 elif server.reject_response_format and "response_format" in body:
                     error = {"message": "response_format is not supported", "type": "invalid"}
                     self._send_json(400, {"error": error})
+                elif server.reject_logprobs and body.get("logprobs"):
+                    error = {"message": "logprobs are not supported", "type": "invalid"}
+                    self._send_json(400, {"error": error})
                 else:
                     getattr(self, "_fault_" + fault)(body)
 
@@ -137,7 +149,13 @@ class FaultServer:
                 if body.get("stream"):
                     self._stream(server.text(body).split(" "), reset=False)
                 else:
-                    self._send_json(200, _completion(body, server.text(body)))
+                    completion = _completion(body, server.text(body))
+                    if body.get("logprobs") and server.yes_probability is not None:
+                        choice = completion["choices"][0]
+                        choice["logprobs"] = _verdict_logprobs(
+                            choice["message"]["content"], server.yes_probability
+                        )
+                    self._send_json(200, completion)
 
             def _fault_slow(self, body: dict[str, Any]) -> None:
                 deadline = time.monotonic() + server.slow_seconds
@@ -269,6 +287,23 @@ def _completion(body: dict[str, Any], text: str) -> dict[str, Any]:
         ],
         "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
     }
+
+
+def _verdict_logprobs(text: str, p_yes: float) -> dict[str, Any]:
+    """Logprobs for each word of `text`; at the first verdict word, true/false alternatives."""
+    content = []
+    for word in re.findall(r"\w+|\W+", text):
+        entry: dict[str, Any] = {"token": word, "logprob": 0.0, "bytes": None, "top_logprobs": []}
+        if word.lower() in ("true", "false", "yes", "no") and not any(
+            c["top_logprobs"] for c in content
+        ):
+            alternatives = [("true", p_yes), ("false", 1.0 - p_yes)]
+            entry["top_logprobs"] = [
+                {"token": t, "logprob": math.log(p) if p > 0 else -1e9, "bytes": None}
+                for t, p in alternatives
+            ]
+        content.append(entry)
+    return {"content": content}
 
 
 def _embeddings(body: dict[str, Any]) -> dict[str, Any]:

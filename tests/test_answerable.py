@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatbot.answer import ask
-from chatbot.answerable import CHECK_FORMAT, parse_verdict, relevance_gate
+from chatbot.answerable import CHECK_FORMAT, parse_verdict, relevance_gate, yes_probability
 from chatbot.config import Settings
 from chatbot.fakes import FakeChatModel
 from chatbot.models import Passage
@@ -165,3 +166,77 @@ def test_a_check_reply_cut_off_at_the_token_limit_leaves_the_decision_to_the_ans
     assert not answer.abstained and answer.citations
     assert any("neither yes nor no" in note for note in answer.notes)
     assert len(server.requests) == 2
+
+
+# --- the check's probability (logprobs) --------------------------------------------------------
+@pytest.mark.parametrize(("p_yes", "min_yes", "abstains"), [(0.55, 0.6, True), (0.65, 0.6, False),
+                                                             (0.45, 0.4, False), (0.3, 0.5, True)])
+def test_the_probability_of_answerable_decides_against_the_threshold(
+    seeded: Pipeline, p_yes: float, min_yes: float, abstains: bool
+) -> None:
+    """The reply's own word says "true"; the server's probability decides."""
+    with FaultServer(["ok"], reply=_larger_model('{"answerable": true}'),
+                     yes_probability=p_yes) as server:
+        pipeline = _server_pipeline(seeded, server)
+        pipeline = Pipeline.build(pipeline.settings.with_overrides(answer_check_min_yes=min_yes))
+        answer = ask(pipeline, QUESTION)
+    assert answer.abstained is abstains
+    check = server.requests[0].body
+    assert check["logprobs"] is True and check["top_logprobs"] >= 2
+    assert check["response_format"] == CHECK_FORMAT  # still the constrained reply
+
+
+def test_without_logprobs_the_reply_itself_decides(seeded: Pipeline) -> None:
+    with FaultServer(["ok"], reply=_larger_model('{"answerable": false}')) as server:
+        pipeline = _server_pipeline(seeded, server)
+        pipeline = Pipeline.build(pipeline.settings.with_overrides(answer_check_min_yes=0.1))
+        assert ask(pipeline, QUESTION).abstained  # no logprobs: the threshold cannot apply
+
+
+def test_a_server_that_rejects_logprobs_is_asked_without_them_from_then_on(
+    seeded: Pipeline,
+) -> None:
+    with FaultServer(["ok"], reply=_larger_model('{"answerable": false}'),
+                     reject_logprobs=True) as server:
+        pipeline = _server_pipeline(seeded, server)
+        first = ask(pipeline, QUESTION)
+        second = ask(pipeline, QUESTION)
+    assert first.abstained and second.abstained
+    assert pipeline.chat.logprobs is False and pipeline.chat.structured_output is True
+    sent = [bool(r.body.get("logprobs")) for r in server.requests]
+    assert sent == [True, False, False]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ([{"token": "{\"", "logprob": 0.0, "top_logprobs": []},
+          {"token": " true", "logprob": -0.1,
+           "top_logprobs": [{"token": " true", "logprob": math.log(0.6)},
+                            {"token": " false", "logprob": math.log(0.2)},
+                            {"token": "true", "logprob": math.log(0.1)}]}], 0.7 / 0.9),
+        ([{"token": "No", "logprob": -0.2,
+           "top_logprobs": [{"token": "No", "logprob": math.log(0.75)},
+                            {"token": "Yes", "logprob": math.log(0.25)}]}], 0.25),
+        ([{"token": "Maybe", "logprob": 0.0, "top_logprobs": []}], None),
+        ([], None),
+    ],
+)
+def test_yes_probability(content: list[dict[str, Any]], expected: float | None) -> None:
+    found = yes_probability({"content": content})
+    assert found == (None if expected is None else pytest.approx(expected))
+
+
+_ODD = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.sampled_from(["true", " no", "x"]),
+    lambda c: st.lists(c, max_size=3)
+    | st.dictionaries(st.sampled_from(["content", "token", "logprob", "top_logprobs"]), c,
+                      max_size=4),
+)
+
+
+@given(_ODD)
+def test_yes_probability_never_raises_on_odd_server_replies(logprobs: Any) -> None:
+    found = yes_probability({"content": logprobs})
+    assert found is None or 0.0 <= found <= 1.0
+    assert yes_probability(logprobs) is None or isinstance(logprobs, dict)
