@@ -6,13 +6,14 @@ of the question, weighted by rarity, a passage matches. On-topic questions whose
 in the corpus still retrieve passages about the right subject, so the dense score alone lets
 most of them through; the fused score stops far more of them (docs/benchmarks.md).
 
-The optional model check (`CHATBOT_ANSWER_CHECK`) then asks the chat model one short question
-about the same prompt: do the passages state the answer? The reply is constrained to
-`{"answerable": true|false}` with a JSON schema where the server supports `response_format`
-(llama.cpp, vLLM, OpenAI); a server that rejects it is asked the same in plain text from then
-on, and a reply that says neither lets the answer stage decide as before. The check's prompt
-starts with the answer prompt, so a server that keeps processed prompts only reads its last line
-twice.
+The model check (`CHATBOT_ANSWER_CHECK`) then asks the chat model one short question about the
+same prompt: do the passages state the answer? Where the server returns logprobs (llama.cpp,
+vLLM, OpenAI) it is a yes/no question and the verdict is the model's probability of "yes"
+against a calibrated threshold (`CHATBOT_ANSWER_CHECK_MIN_YES`); elsewhere the reply is
+constrained to `{"answerable": true|false}` with a JSON schema where the server supports
+`response_format`, or asked in plain text. A reply that says neither lets the answer stage
+decide. The check's prompt starts with the answer prompt, so a server that keeps processed
+prompts only reads its last line twice.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ CHECK_FORMAT: dict[str, Any] = {
 }
 #: Enough for the JSON reply with some whitespace, or a plain "yes"/"no" sentence.
 CHECK_TOKENS = 24
+#: The yes/no question needs its first word only (its probability is read from logprobs).
+YES_NO_TOKENS = 2
 _VERDICT = re.compile(r'"?answerable"?\s*:\s*(true|false)', re.I)
 _YES_NO = re.compile(r"^\W*(yes|no)\b", re.I)
 _WORDS = {"true": True, "yes": True, "false": False, "no": False}
@@ -124,11 +127,13 @@ def _word(token: dict[str, Any]) -> bool | None:
     return _WORDS.get(str(token.get("token", "")).strip().lower())
 
 
-def check_messages(messages: Sequence[BaseMessage], settings: Settings) -> list[BaseMessage]:
+def check_messages(
+    messages: Sequence[BaseMessage], settings: Settings, prompt: str = "answer_check"
+) -> list[BaseMessage]:
     """The answer prompt with the check's instruction after the question (same prefix)."""
     *head, last = messages
-    instruction = load_prompt("answer_check", settings.prompts_dir).format().strip()
-    return [*head, HumanMessage(f"{last.content}\n\n{instruction}")]
+    instruction = load_prompt(prompt, settings.prompts_dir).format().strip()
+    return [*head, HumanMessage(f"{str(last.content).rstrip()}\n\n{instruction}")]
 
 
 def model_check(
@@ -139,42 +144,52 @@ def model_check(
 ) -> Verdict:
     """Ask the chat model whether the passages in `messages` state the answer.
 
-    Where the server returns logprobs, the verdict is the model's probability of "true"
-    against `answer_check_min_yes` (calibrated: a small model says "true" to related but
-    non-answering passages with visibly less confidence); otherwise its yes or no."""
+    Where the server returns logprobs, the model is asked for a plain yes or no and the verdict
+    is its probability of "yes" against `answer_check_min_yes`; otherwise it is the model's own
+    answer to the JSON-schema question (docs/benchmarks.md: the yes/no probability separates
+    answerable from unanswerable questions, the JSON reply's probability hardly does)."""
     settings, chat = pipeline.settings, pipeline.chat
     started = time.perf_counter()
-    reply = _ask_check(pipeline, check_messages(messages, settings), deadline, status)
+    reply = _ask_check(pipeline, messages, deadline, status)
     seconds = round(time.perf_counter() - started, 4)
     if reply is None:  # cut off or withheld: no verdict
         return Verdict(None, seconds, chat.structured_output)
     text = reply.content if isinstance(reply.content, str) else ""
     p_yes = yes_probability(reply.response_metadata.get("logprobs"))
     if p_yes is None:
+        if chat.logprobs:
+            chat.logprobs = False  # none came back: the JSON-schema question from now on
         return Verdict(parse_verdict(text), seconds, chat.structured_output)
     threshold = settings.answer_check_min_yes
     answerable = p_yes >= (0.5 if threshold is None else threshold)
-    return Verdict(answerable, seconds, chat.structured_output, round(p_yes, 4))
+    return Verdict(answerable, seconds, False, round(p_yes, 4))
 
 
 def _ask_check(
     pipeline: Pipeline,
-    asked: list[BaseMessage],
+    messages: Sequence[BaseMessage],
     deadline: Deadline | None,
     status: StatusFn | None,
 ) -> Any:
-    """The check's reply, asking for logprobs and a JSON schema reply where the server takes
-    them; a server that rejects either (HTTP 400) is asked without it from then on. None when
-    the reply was cut off at the token limit or withheld."""
+    """The check's reply: a yes/no question with logprobs while the server gives them, else
+    the JSON-schema question (plain text where `response_format` is refused). A server that
+    refuses either (HTTP 400) is not asked that way again. None when the reply was cut off
+    at the token limit or withheld."""
     import openai
 
     settings, chat = pipeline.settings, pipeline.chat
     while True:
-        options: dict[str, Any] = {"max_completion_tokens": CHECK_TOKENS}
+        extra: dict[str, Any] = {}
         if chat.logprobs:
-            options |= {"logprobs": True, "top_logprobs": 5}
-        model = chat.model.bind(**options)
-        extra = {"response_format": CHECK_FORMAT} if chat.structured_output else {}
+            asked = check_messages(messages, settings, "answer_check_yes_no")
+            model = chat.model.bind(
+                max_completion_tokens=YES_NO_TOKENS, logprobs=True, top_logprobs=5
+            )
+        else:
+            asked = check_messages(messages, settings)
+            model = chat.model.bind(max_completion_tokens=CHECK_TOKENS)
+            if chat.structured_output:
+                extra = {"response_format": CHECK_FORMAT}
         try:
             return invoke_model(settings, model, asked, deadline=deadline, status=status, **extra)
         except ModelServiceError as exc:
@@ -184,9 +199,7 @@ def _ask_check(
                 return None
             if not isinstance(cause, openai.BadRequestError):
                 raise
-            # Drop what the server names (else response_format first, the more often refused)
-            # and never send it again.
-            if chat.logprobs and ("logprob" in str(cause) or not chat.structured_output):
+            if chat.logprobs:
                 chat.logprobs = False
             elif chat.structured_output:
                 chat.structured_output = False

@@ -104,12 +104,16 @@ class FakeChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "chatbot-fake"
 
-    def _reply(self, messages: list[BaseMessage], structured: bool = False) -> str:
-        if structured:
-            # A JSON-schema request (the answer check): a verdict, leaving `replies` for answers.
+    def _reply(self, messages: list[BaseMessage], check: str = "") -> str:
+        if check:
+            # The answer check (a JSON-schema or a yes/no-with-logprobs request): a verdict,
+            # leaving `replies` for answers.
             self.calls += 1
             reply = _extractive_reply(str(messages[-1].content).rsplit("\n\n", 1)[0])
-            return json.dumps({"answerable": reply != FAKE_ABSTENTION})
+            found = reply != FAKE_ABSTENTION
+            if check == "json":
+                return json.dumps({"answerable": found})
+            return "Yes" if found else "No"
         if self.replies:
             reply = self.replies[self.replayed % len(self.replies)]
             self.replayed += 1
@@ -135,8 +139,16 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        reply = self._reply(messages, structured="response_format" in kwargs)
-        message = AIMessage(content=reply, usage_metadata=self._usage(messages, reply))
+        check = "json" if "response_format" in kwargs else ""
+        check = "yes_no" if kwargs.get("logprobs") and not check else check
+        reply = self._reply(messages, check)
+        metadata: dict[str, Any] = {}
+        if check == "yes_no":  # certain either way, as an extractive reader is
+            word = {"token": reply, "logprob": 0.0}
+            metadata["logprobs"] = {"content": [{**word, "top_logprobs": [word]}]}
+        message = AIMessage(
+            content=reply, usage_metadata=self._usage(messages, reply), response_metadata=metadata
+        )
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(

@@ -68,24 +68,31 @@ def test_parse_verdict_reads_any_json_layout(value: bool, space: str) -> None:
 
 
 # --- the model check against an OpenAI-compatible server -------------------------------------
-def _is_check(body: dict[str, Any]) -> bool:
-    return str(body["messages"][-1]["content"]).endswith(CHECK.strip())
+YES_NO = load_prompt("answer_check_yes_no").format().strip()
 
 
-def _server_pipeline(seeded: Pipeline, server: FaultServer) -> Pipeline:
+def _check_kind(body: dict[str, Any]) -> str:
+    """Which check a request is: "yes_no", "json", or "" (the answer itself)."""
+    last = str(body["messages"][-1]["content"])
+    return "yes_no" if last.endswith(YES_NO) else "json" if last.endswith(CHECK.strip()) else ""
+
+
+def _server_pipeline(seeded: Pipeline, server: FaultServer, **overrides: Any) -> Pipeline:
     settings = seeded.settings.with_overrides(
         llm_provider="openai", openai_base_url=server.base_url, openai_api_key="sk-test-check",
-        request_timeout=5.0, max_retries=0, answer_check=True,
+        request_timeout=5.0, max_retries=0, answer_check=True, **overrides,
     )
     return Pipeline.build(settings)
 
 
-def _larger_model(verdict: str) -> Any:
-    """Replies the way a larger instruct model does: the verdict, or a two-sentence answer."""
+def _larger_model(yes_no: str, json_verdict: str = "") -> Any:
+    """Replies the way a larger instruct model does: a verdict to either check, or a
+    two-sentence answer."""
 
     def reply(body: dict[str, Any]) -> str:
-        if _is_check(body):
-            return verdict
+        kind = _check_kind(body)
+        if kind:
+            return yes_no if kind == "yes_no" else json_verdict
         return ("Xi visits Kazakhstan before the summit [1]. The trip comes before the SCO "
                 "meeting in Uzbekistan [1].")
 
@@ -93,46 +100,72 @@ def _larger_model(verdict: str) -> Any:
 
 
 def test_a_no_from_the_check_abstains_without_writing_an_answer(seeded: Pipeline) -> None:
-    with FaultServer(["ok"], reply=_larger_model('{"answerable": false}')) as server:
+    with FaultServer(["ok"], reply=_larger_model("No"), yes_probability=0.1) as server:
         answer = ask(_server_pipeline(seeded, server), QUESTION)
     assert answer.abstained and not answer.citations
     assert any("model check found no answer" in note for note in answer.notes)
     assert len(server.requests) == 1  # the answer itself was never requested
     body = server.requests[0].body
-    assert body["response_format"] == CHECK_FORMAT
-    assert body["max_completion_tokens"] <= 32
+    assert _check_kind(body) == "yes_no" and "response_format" not in body
+    assert body["logprobs"] is True and body["top_logprobs"] >= 2
+    assert body["max_completion_tokens"] <= 4
     # The check's prompt is the answer prompt plus one line, so a server's prefix cache holds.
     assert str(body["messages"][-1]["content"]).startswith("Passages:")
 
 
 def test_a_yes_from_the_check_lets_the_answer_through(seeded: Pipeline) -> None:
-    with FaultServer(["ok"], reply=_larger_model('{"answerable": true}')) as server:
+    with FaultServer(["ok"], reply=_larger_model("Yes"), yes_probability=0.9) as server:
         answer = ask(_server_pipeline(seeded, server), QUESTION)
     assert not answer.abstained and answer.citations
     assert "Kazakhstan" in answer.answer and "check_s" in answer.timings
     check, written = (r.body for r in server.requests)
-    assert _is_check(check) and not _is_check(written)
-    assert "response_format" not in written and written["stream"] is True
+    assert _check_kind(check) == "yes_no" and _check_kind(written) == ""
+    assert "response_format" not in written and "logprobs" not in written
+    assert written["stream"] is True
 
 
-def test_a_server_without_response_format_is_asked_in_plain_text(seeded: Pipeline) -> None:
+@pytest.mark.parametrize(("p_yes", "min_yes", "abstains"), [(0.55, 0.6, True), (0.65, 0.6, False),
+                                                             (0.45, 0.4, False), (0.3, 0.5, True)])
+def test_the_probability_of_yes_decides_against_the_threshold(
+    seeded: Pipeline, p_yes: float, min_yes: float, abstains: bool
+) -> None:
+    """The reply's own word says "Yes"; the server's probability decides."""
+    with FaultServer(["ok"], reply=_larger_model("Yes"), yes_probability=p_yes) as server:
+        pipeline = _server_pipeline(seeded, server, answer_check_min_yes=min_yes)
+        answer = ask(pipeline, QUESTION)
+    assert answer.abstained is abstains
+
+
+def test_a_server_without_logprobs_gets_the_json_question_from_then_on(seeded: Pipeline) -> None:
+    with FaultServer(["ok"], reply=_larger_model("No.", '{"answerable": false}')) as server:
+        pipeline = _server_pipeline(seeded, server, answer_check_min_yes=0.1)
+        first = ask(pipeline, QUESTION)  # no logprobs came back: its "No." decides
+        second = ask(pipeline, QUESTION)
+    assert first.abstained and second.abstained
+    assert pipeline.chat.logprobs is False and pipeline.chat.structured_output is True
+    assert [_check_kind(r.body) for r in server.requests] == ["yes_no", "json"]
+    assert server.requests[1].body["response_format"] == CHECK_FORMAT
+
+
+def test_a_server_that_refuses_logprobs_and_response_format_is_asked_in_plain_text(
+    seeded: Pipeline,
+) -> None:
     with FaultServer(
-        ["ok"], reply=_larger_model("No. The passages do not say."), reject_response_format=True
+        ["ok"], reply=_larger_model("No.", "No. The passages do not say."),
+        reject_logprobs=True, reject_response_format=True,
     ) as server:
         pipeline = _server_pipeline(seeded, server)
         first = ask(pipeline, QUESTION)
         second = ask(pipeline, QUESTION)
     assert first.abstained and second.abstained
-    assert pipeline.chat.structured_output is False
-    sent = [r.body for r in server.requests]
-    # Rejected once, then the same question without response_format; never again after that.
-    assert ["response_format" in body for body in sent] == [True, False, False]
-    assert all(_is_check(body) for body in sent)
+    assert pipeline.chat.logprobs is False and pipeline.chat.structured_output is False
+    sent = [(_check_kind(r.body), "response_format" in r.body) for r in server.requests]
+    # Each refusal once, then the plain question; never again after that.
+    assert sent == [("yes_no", False), ("json", True), ("json", False), ("json", False)]
 
 
 def test_an_unclear_check_reply_leaves_the_decision_to_the_answer(seeded: Pipeline) -> None:
-    with FaultServer(["ok"], reply=_larger_model("It depends."), reject_response_format=True) \
-            as server:
+    with FaultServer(["ok"], reply=_larger_model("It depends.", "It depends.")) as server:
         answer = ask(_server_pipeline(seeded, server), QUESTION)
     assert not answer.abstained and answer.citations
     assert any("neither yes nor no" in note for note in answer.notes)
@@ -161,50 +194,13 @@ def test_a_check_reply_cut_off_at_the_token_limit_leaves_the_decision_to_the_ans
     seeded: Pipeline,
 ) -> None:
     rambling = "Let me look at each passage in turn before I decide. " * 5 + '{"answerable": false}'
-    with FaultServer(["ok"], reply=_larger_model(rambling)) as server:
-        answer = ask(_server_pipeline(seeded, server), QUESTION)
-    assert not answer.abstained and answer.citations
-    assert any("neither yes nor no" in note for note in answer.notes)
-    assert len(server.requests) == 2
-
-
-# --- the check's probability (logprobs) --------------------------------------------------------
-@pytest.mark.parametrize(("p_yes", "min_yes", "abstains"), [(0.55, 0.6, True), (0.65, 0.6, False),
-                                                             (0.45, 0.4, False), (0.3, 0.5, True)])
-def test_the_probability_of_answerable_decides_against_the_threshold(
-    seeded: Pipeline, p_yes: float, min_yes: float, abstains: bool
-) -> None:
-    """The reply's own word says "true"; the server's probability decides."""
-    with FaultServer(["ok"], reply=_larger_model('{"answerable": true}'),
-                     yes_probability=p_yes) as server:
+    with FaultServer(["ok"], reply=_larger_model(rambling, rambling)) as server:
         pipeline = _server_pipeline(seeded, server)
-        pipeline = Pipeline.build(pipeline.settings.with_overrides(answer_check_min_yes=min_yes))
-        answer = ask(pipeline, QUESTION)
-    assert answer.abstained is abstains
-    check = server.requests[0].body
-    assert check["logprobs"] is True and check["top_logprobs"] >= 2
-    assert check["response_format"] == CHECK_FORMAT  # still the constrained reply
-
-
-def test_without_logprobs_the_reply_itself_decides(seeded: Pipeline) -> None:
-    with FaultServer(["ok"], reply=_larger_model('{"answerable": false}')) as server:
-        pipeline = _server_pipeline(seeded, server)
-        pipeline = Pipeline.build(pipeline.settings.with_overrides(answer_check_min_yes=0.1))
-        assert ask(pipeline, QUESTION).abstained  # no logprobs: the threshold cannot apply
-
-
-def test_a_server_that_rejects_logprobs_is_asked_without_them_from_then_on(
-    seeded: Pipeline,
-) -> None:
-    with FaultServer(["ok"], reply=_larger_model('{"answerable": false}'),
-                     reject_logprobs=True) as server:
-        pipeline = _server_pipeline(seeded, server)
-        first = ask(pipeline, QUESTION)
-        second = ask(pipeline, QUESTION)
-    assert first.abstained and second.abstained
-    assert pipeline.chat.logprobs is False and pipeline.chat.structured_output is True
-    sent = [bool(r.body.get("logprobs")) for r in server.requests]
-    assert sent == [True, False, False]
+        answers = [ask(pipeline, QUESTION) for _ in range(2)]  # yes/no, then JSON
+    for answer in answers:
+        assert not answer.abstained and answer.citations
+        assert any("neither yes nor no" in note for note in answer.notes)
+    assert len(server.requests) == 4
 
 
 @pytest.mark.parametrize(
