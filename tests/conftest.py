@@ -8,6 +8,7 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from chatbot.config import Settings
 from chatbot.pipeline import Pipeline
@@ -16,6 +17,11 @@ REPO = Path(__file__).resolve().parent.parent
 SEEDS = REPO / "seeds"
 DATA = Path(__file__).resolve().parent / "data"
 
+
+# Tests check behaviour, not speed: no per-example deadline (a loaded 2-core machine takes
+# hundreds of milliseconds for an example that usually takes ten).
+hypothesis_settings.register_profile("chatbot", deadline=None)
+hypothesis_settings.load_profile("chatbot")
 
 #: Skips CI accepts (by test node id). None: a test may skip only for a missing optional
 #: external thing (Chromium outside CI), and CI installs every such thing.
