@@ -298,6 +298,11 @@ def _finish(
         answer.notes.append("the model said the passages do not answer the question")
     elif not checked.sentences:
         answer.notes.append(f"the model gave no answer text (it wrote {text.strip()!r})")
+    elif not checked.citations:
+        # Every claim shown points at a passage: an answer no passage supports is not shown.
+        answer.notes.append(
+            "the model's answer cited no passage and no passage supports it; it was not shown"
+        )
     else:
         answer.answer = checked.text
         answer.abstained = False

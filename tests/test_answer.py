@@ -132,3 +132,15 @@ def test_the_question_type_hint_follows_the_question_unless_turned_off(seeded: P
     plain = Pipeline.build(seeded.settings.with_overrides(question_hints=False))
     content = prepare(plain, question, 3, "hybrid").messages[-1].content
     assert isinstance(content, str) and content.rstrip().endswith(f"Question: {question}")
+
+
+def test_an_answer_no_passage_supports_is_not_shown(
+    fake_settings: Settings, seed_dir: object
+) -> None:
+    """The model invents a fact with no citation and no passage shares its words: abstain."""
+    settings = fake_settings.with_overrides(fake_llm_replies=["The ratio of settlers was 1:1."])
+    pipeline = Pipeline.build(settings)
+    pipeline.index.ingest([__import__("pathlib").Path("seeds")])
+    answer = ask(pipeline, QUESTION)
+    assert answer.abstained and answer.answer == ABSTENTION and not answer.citations
+    assert any("cited no passage" in note for note in answer.notes)
