@@ -33,7 +33,7 @@ DEFAULT_CHAT_MODELS = {
 DEFAULT_MIN_RELEVANCE = {"local": 0.35, "openai": 0.2, "fake": 0.2}
 DEFAULT_MIN_HYBRID_SCORE = {"local": 0.4, "openai": 0.0, "fake": 0.0}
 #: The model check's threshold on P(answerable) by chat provider (0.5 = the model's own yes/no).
-DEFAULT_ANSWER_CHECK_MIN_YES = {"local": 0.5, "openai": 0.5, "fake": 0.5}
+DEFAULT_ANSWER_CHECK_MIN_YES = {"local": 0.55, "openai": 0.5, "fake": 0.5}
 #: The collection an index written before collections existed opens as.
 DEFAULT_COLLECTION = "chatbot"
 COLLECTION_NAME_RULE = (
@@ -292,10 +292,11 @@ class Settings(BaseSettings):
         "40 answerable ones, see docs/benchmarks.md; openai and fake 0, off).",
     )
     answer_check: bool = Field(
-        default=False,
+        default=True,
         description="Before answering, ask the chat model one short question: do the "
-        "passages state the answer? (a JSON schema reply where the server supports "
-        "response_format, plain text otherwise); abstain when it says no.",
+        "passages state the answer? (yes or no, judged by the probability of yes where the "
+        "server returns logprobs; a JSON schema or plain-text reply otherwise); abstain when "
+        "the answer is no. Costs one short model call per question.",
     )
     answer_check_min_yes: float | None = Field(
         default=None,
