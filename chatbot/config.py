@@ -337,9 +337,10 @@ class Settings(BaseSettings):
 
     prompts_dir: Path | None = Field(
         default=None,
-        description="Folder of your own prompt files (answer.md, answer_system.md, condense.md, "
-        "summarize_map.md, summarize_reduce.md); a file missing there falls back to the bundled "
-        "prompt. Empty: the prompts bundled in the package.",
+        description="Folder of your own prompt files (answer.md, answer_system.md, "
+        "answer_check.md, answer_check_yes_no.md, question_hints.md, condense.md, "
+        "summarize_map.md, summarize_reduce.md); a file missing there falls back to the "
+        "bundled prompt. Empty: the prompts bundled in the package.",
     )
 
     # --- HTTP API (chatbot serve) -----------------------------------------------------------

@@ -13,7 +13,8 @@ ALL = bundled_prompts()
 
 def test_the_prompts_are_bundled_in_the_package() -> None:
     assert ALL == [
-        "answer", "answer_check", "answer_system", "condense", "question_hints",
+        "answer", "answer_check", "answer_check_yes_no", "answer_system", "condense",
+        "question_hints",
         "summarize_map", "summarize_reduce",
     ]
 
