@@ -283,6 +283,35 @@ def settings_report(settings: Settings, pipeline: Pipeline | None = None) -> dic
     return data
 
 
+def _check_options(retrievers: Sequence[str], k: int) -> None:
+    """Fail on bad options before the corpus is read, let alone ingested."""
+    unknown = [r for r in retrievers if r not in ALL_RETRIEVERS]
+    if unknown:
+        raise BenchError(f"unknown retriever {unknown[0]!r}; valid: {', '.join(ALL_RETRIEVERS)}")
+    if not 1 <= k <= 50:
+        raise BenchError(f"k must be between 1 and 50, got {k}")
+
+
+def _answer_details(records: Sequence[AnswerRecord]) -> list[dict[str, Any]]:
+    """One row per answered question, so a miss can be read next to its gold passages."""
+    return [
+        {
+            "id": r.id,
+            "question": r.question,
+            "answer": r.answer,
+            "abstained": r.abstained,
+            "match": r.matched,
+            "match_numbers": r.matched_numbers,
+            "citations": [pid for pid, _ in r.citations],
+            "gold_passage_ids": r.gold,
+            "first_token_s": r.first_token_s,
+            "total_s": r.total_s,
+            "guard_notes": r.guard_notes,
+        }
+        for r in records
+    ]
+
+
 def run_benchmark(
     settings: Settings,
     corpus_path: Path,
@@ -298,11 +327,7 @@ def run_benchmark(
     """Ingest the corpus into a throwaway collection, measure, drop the collection."""
     from chatbot.evaluate import throwaway_pipeline
 
-    unknown = [r for r in retrievers if r not in ALL_RETRIEVERS]
-    if unknown:
-        raise BenchError(f"unknown retriever {unknown[0]!r}; valid: {', '.join(ALL_RETRIEVERS)}")
-    if not 1 <= k <= 50:
-        raise BenchError(f"k must be between 1 and 50, got {k}")
+    _check_options(retrievers, k)
     corpus = load_corpus(corpus_path)
     questions = load_questions(questions_path, corpus)
     retrieval_questions = questions[:limit] if limit else questions
@@ -335,22 +360,7 @@ def run_benchmark(
         if answers > 0:
             records = run_answers(pipeline, mapping, questions[:answers], progress)
             report["answers"] = answer_metrics(records)
-            report["answer_details"] = [
-                {
-                    "id": r.id,
-                    "question": r.question,
-                    "answer": r.answer,
-                    "abstained": r.abstained,
-                    "match": r.matched,
-                    "match_numbers": r.matched_numbers,
-                    "citations": [pid for pid, _ in r.citations],
-                    "gold_passage_ids": r.gold,
-                    "first_token_s": r.first_token_s,
-                    "total_s": r.total_s,
-                    "guard_notes": r.guard_notes,
-                }
-                for r in records
-            ]
+            report["answer_details"] = _answer_details(records)
         else:
             report["answers"] = {"n": 0}
         report["settings"] = settings_report(pipeline.settings, pipeline)

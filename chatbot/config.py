@@ -1,13 +1,12 @@
 """Typed settings, read once from the environment and `.env`, then passed down explicitly.
 
-Every field is documented here and mirrored in `.env.example` (a test keeps them in sync).
+Every field is documented here and mirrored in `.env.example` (a test keeps them in sync). What
+the fields accept and default to is in `settings_rules.py`; their environment names, the
+`.env.example` text and key-free error messages in `settings_env.py`.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import json
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,59 +14,23 @@ from pydantic import (
     AliasChoices,
     Field,
     SecretStr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROVIDER_NAMES = ("local", "openai", "fake")
-RETRIEVER_MODES = ("hybrid", "dense", "bm25")
+from chatbot import settings_rules as rules
 
-#: Model names used when the matching setting is left empty.
-DEFAULT_CHAT_MODELS = {
-    "local": "qwen2.5-coder-1.5b-instruct-q4_k_m",
-    "openai": "gpt-4o-mini",
-    "fake": "fake-extractive",
-}
-DEFAULT_MIN_RELEVANCE = {"local": 0.35, "openai": 0.2, "fake": 0.2}
-DEFAULT_MIN_HYBRID_SCORE = {"local": 0.4, "openai": 0.0, "fake": 0.0}
-#: The model check's threshold on P(answerable) by chat provider (0.5 = the model's own yes/no).
-DEFAULT_ANSWER_CHECK_MIN_YES = {"local": 0.55, "openai": 0.5, "fake": 0.5}
-#: The collection an index written before collections existed opens as.
-DEFAULT_COLLECTION = "chatbot"
-COLLECTION_NAME_RULE = (
-    "3 to 63 characters from a-z, A-Z, 0-9, '.', '_' and '-', starting and ending with a "
-    "letter or digit, no '..', not an IPv4 address"
-)
-_COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{1,61}[A-Za-z0-9]")
-
-
-def collection_name_problem(name: str) -> str | None:
-    """Why `name` cannot name a collection (Chroma's rules), or None. Never echoes the name:
-    it may come from an untrusted request."""
-    if not _COLLECTION_NAME.fullmatch(name) or ".." in name or _is_ipv4(name):
-        return f"invalid collection name: use {COLLECTION_NAME_RULE}"
-    return None
-
-
-def _is_ipv4(name: str) -> bool:
-    try:
-        ipaddress.IPv4Address(name)
-    except ValueError:
-        return False
-    return True
-
-
-DEFAULT_EMBEDDING_MODELS = {
-    "local": "all-MiniLM-L6-v2-onnx-int8",
-    "openai": "text-embedding-3-small",
-    "fake": "fake-hashing-256",
-}
-
-
-#: CHATBOT_HEADINGS_IN_INDEX: where a chunk's context line goes (chatbot/headings.py).
-HEADINGS_MODES = ("off", "keyword", "on")
+# Re-exported: callers import these from here, where they lived before.
+from chatbot.settings_env import describe_settings_error as describe_settings_error
+from chatbot.settings_env import env_name as env_name
+from chatbot.settings_env import render_env_example as render_env_example
+from chatbot.settings_rules import COLLECTION_NAME_RULE
+from chatbot.settings_rules import DEFAULT_CHAT_MODELS as DEFAULT_CHAT_MODELS
+from chatbot.settings_rules import DEFAULT_COLLECTION as DEFAULT_COLLECTION
+from chatbot.settings_rules import PROVIDER_NAMES as PROVIDER_NAMES
+from chatbot.settings_rules import RETRIEVER_MODES as RETRIEVER_MODES
+from chatbot.settings_rules import collection_name_problem as collection_name_problem
 
 
 class Settings(BaseSettings):
@@ -381,84 +344,40 @@ class Settings(BaseSettings):
         "tests of cancellation); 0 = as fast as possible.",
     )
 
+    # The checks live in settings_rules; pydantic needs the decorators on the class.
     @field_validator("llm_provider", "embeddings_provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value and value not in PROVIDER_NAMES:
-            raise ValueError(
-                f"unknown provider {value!r}; valid providers: {', '.join(PROVIDER_NAMES)}"
-            )
-        return value
+        return rules.known_provider(value)
 
     @field_validator("passage_chars", mode="before")
     @classmethod
     def _passage_chars_list(cls, value: Any) -> Any:
-        if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
-            value = [int(value)]
-        if isinstance(value, list) and (not value or any(int(v) < 0 for v in value)):
-            raise ValueError("passage_chars needs at least one value, none negative")
-        return value
+        return rules.passage_chars_list(value)
 
     @field_validator("prompts_dir")
     @classmethod
     def _existing_folder(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_dir():
-            raise ValueError(f"{value} is not a folder (CHATBOT_PROMPTS_DIR)")
-        return value
+        return rules.existing_folder(value)
 
     @field_validator("collection")
     @classmethod
     def _valid_collection(cls, value: str) -> str:
-        problem = collection_name_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value
+        return rules.valid_collection(value)
 
     @field_validator("headings_in_index", mode="before")
     @classmethod
     def _headings_mode(cls, value: Any) -> str:
-        text = str(value).strip().lower()
-        text = {"true": "on", "1": "on", "yes": "on", "false": "off", "0": "off", "no": "off"}.get(
-            text, text
-        )
-        if text not in HEADINGS_MODES:
-            raise ValueError(f"must be one of {', '.join(HEADINGS_MODES)}, got {value!r}")
-        return text
+        return rules.headings_mode(value)
 
     @field_validator("retriever")
     @classmethod
     def _known_retriever(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value not in RETRIEVER_MODES:
-            raise ValueError(
-                f"unknown retriever {value!r}; valid modes: {', '.join(RETRIEVER_MODES)}"
-            )
-        return value
+        return rules.known_retriever(value)
 
     @model_validator(mode="after")
     def _resolve_defaults(self) -> Settings:
-        default = "openai" if self.openai_api_key else "local"
-        if not self.llm_provider:
-            self.llm_provider = default
-        if not self.embeddings_provider:
-            self.embeddings_provider = default
-        if not self.chat_model:
-            if self.llm_provider == "local" and self.gguf_path:
-                self.chat_model = self.gguf_path.stem
-            else:
-                self.chat_model = DEFAULT_CHAT_MODELS[self.llm_provider]
-        if not self.embedding_model:
-            self.embedding_model = DEFAULT_EMBEDDING_MODELS[self.embeddings_provider]
-        if self.min_relevance is None:
-            self.min_relevance = DEFAULT_MIN_RELEVANCE[self.embeddings_provider]
-        if self.min_hybrid_score is None:
-            self.min_hybrid_score = DEFAULT_MIN_HYBRID_SCORE[self.embeddings_provider]
-        if self.answer_check_min_yes is None:
-            self.answer_check_min_yes = DEFAULT_ANSWER_CHECK_MIN_YES[self.llm_provider]
-        if self.chunk_overlap >= self.chunk_size:
-            raise ValueError("chunk_overlap must be smaller than chunk_size")
-        return self
+        return rules.resolve_defaults(self)
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with some fields changed and validated again (for CLI flags and suites)."""
@@ -475,49 +394,6 @@ class Settings(BaseSettings):
         return Settings(**data)
 
 
-def describe_settings_error(exc: ValidationError) -> str:
-    """One line per invalid setting, from pydantic's messages only: its `str()` quotes the whole
-    input (the API key included), so no surface may show that."""
-    parts = []
-    for error in exc.errors(include_input=False, include_url=False):
-        field = ".".join(map(str, error["loc"]))
-        message = str(error["msg"]).removeprefix("Value error, ")
-        if field in Settings.model_fields:
-            parts.append(f"setting {env_name(field)}: {message}")
-        else:
-            parts.append(f"setting {field}: {message}" if field else f"settings: {message}")
-    return "; ".join(parts) or "invalid settings"
-
-
 def get_settings(**overrides: Any) -> Settings:
     """Build the settings once at the program edge (CLI, app)."""
     return Settings(**{k: v for k, v in overrides.items() if v is not None})
-
-
-ENV_HEADER = """\
-# chatbot settings. Copy to .env and uncomment what you want to change.
-# Every value shown is the default; empty means "chosen automatically" as described.
-"""
-
-
-def env_name(name: str) -> str:
-    """The environment variable that sets field `name`."""
-    alias = Settings.model_fields[name].validation_alias
-    if isinstance(alias, AliasChoices):
-        return str(alias.choices[0])
-    return f"CHATBOT_{name.upper()}"
-
-
-def render_env_example() -> str:
-    """The text of `.env.example`: every field, its description and its default."""
-    lines = [ENV_HEADER]
-    for name, field in Settings.model_fields.items():
-        default = field.get_default(call_default_factory=True)
-        if default is None:
-            value = ""
-        elif isinstance(default, list | dict | tuple):
-            value = json.dumps(default)
-        else:
-            value = str(default)
-        lines += [f"# {field.description}", f"# {env_name(name)}={value}", ""]
-    return "\n".join(lines)

@@ -15,11 +15,8 @@ data dir's write lock.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +25,15 @@ from langchain_core.embeddings import Embeddings
 from chatbot import records
 from chatbot.config import DEFAULT_COLLECTION, Settings
 from chatbot.errors import NotFoundError, StoreError
-from chatbot.keyword import KeywordIndex
+
+# Re-exported: ingest, embed, upgrade and tests import these from here.
+from chatbot.index_values import DocumentWrite as DocumentWrite
+from chatbot.index_values import Space as Space
+from chatbot.index_values import WriteResult as WriteResult
+from chatbot.index_values import chunk_id as chunk_id
+from chatbot.index_values import new_physical as new_physical
 from chatbot.locking import exclusive, open_lock
-from chatbot.models import Chunk, IngestReport, Passage, SourceRecord, indexed_text
+from chatbot.models import IngestReport, Passage, SourceRecord, indexed_text
 from chatbot.records import KnownDocument, transaction
 from chatbot.snapshot import Snapshot
 from chatbot.vectors import Collection, Vectors, VectorStoreError
@@ -55,65 +58,11 @@ def _noop(stage: str, done: int, total: int) -> None:
     return None
 
 
-def chunk_id(path: str, chunk: Chunk) -> str:
-    """Stable id from which file the chunk is in and what it says (same input, same id). An
-    embedded context line counts: another one means another vector."""
-    key = f"{path}\0{chunk.start}\0{chunk.end}\0{chunk.text}"
-    if chunk.embed_context and chunk.context:
-        key += f"\0{chunk.context}"
-    return str(uuid.UUID(hashlib.sha256(key.encode()).hexdigest()[:32]))
-
-
 def store_errors() -> tuple[type[BaseException], ...]:
     """Failures of the stores themselves (disk full, read-only, locked, server gone)."""
     from chromadb.errors import ChromaError
 
     return (sqlite3.Error, ChromaError, VectorStoreError, OSError)
-
-
-@dataclass(frozen=True)
-class Space:
-    """One physical copy of a collection: a Chroma collection and its rows (a rebuild writes
-    a new copy beside the active one)."""
-
-    physical: str
-
-    @property
-    def keyword(self) -> KeywordIndex:
-        return records.keyword_index(self.physical)
-
-
-@dataclass
-class DocumentWrite:
-    """A new or changed file, read and split (and embedded) outside the write lock."""
-
-    path: str
-    root: str
-    name: str  # wanted name; a file indexed before keeps its own
-    stat: tuple[int, int]
-    fingerprint: str
-    recipe: str
-    text: str = ""
-    page_starts: list[int] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # for the report (pages left out)
-    #: Kept with the text so an upgrade from stored text splits it as the file was split.
-    tables: list[tuple[int, int]] = field(default_factory=list)
-    ocr_pages: list[int] = field(default_factory=list)
-    chunks: list[Chunk] | None = None  # None: same text as indexed, only the stat changed
-    vectors: dict[str, list[float]] = field(default_factory=dict)  # by chunk id
-    title: str = ""  # the document's title (chatbot/headings.py), "" when none was used
-    #: Only replace the indexed version with this fingerprint (an upgrade from stored text
-    #: must not undo a newer version another writer committed meanwhile).
-    replaces: str | None = None
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    source: str
-    status: str  # added | updated | unchanged
-    chunks: int
-    written: int
-    deleted: int
 
 
 class Index:
@@ -390,12 +339,6 @@ def _matching(indexed: Sequence[SourceRecord], wanted: str) -> list[str]:
         for r in indexed
         if Path(r.path) == path or path in Path(r.path).parents or r.source.startswith(prefix)
     ]
-
-
-def new_physical(name: str) -> str:
-    """A physical name never used before (a rebuilt or dropped collection gets a new one, so a
-    process holding the old handle cannot mistake one for the other)."""
-    return f"{name[:40]}-{uuid.uuid4().hex[:8]}"
 
 
 def drop_index(settings: Settings, *, forget: bool = False, timeout: float | None = None) -> None:

@@ -100,3 +100,15 @@ def model_errors(settings: Settings, role: Role = "chat") -> Iterator[None]:
         raise
     except Exception as exc:
         raise explain(exc, settings, role) from exc
+
+
+@contextlib.contextmanager
+def openai_errors(settings: Settings) -> Iterator[None]:
+    """A raw openai error that slipped past `chatbot.model_calls` still reaches the caller as
+    one `ModelServiceError` (it may quote request details; the explanation never does)."""
+    import openai
+
+    try:
+        yield
+    except openai.OpenAIError as exc:
+        raise explain(exc, settings) from exc

@@ -27,6 +27,8 @@ from chatbot.models import (
     Summary,
     Turn,
 )
+from chatbot.service_errors import openai_errors
+from chatbot.session_measure import Measuring
 from chatbot.uploads import UPLOAD_TYPES, Upload
 
 if TYPE_CHECKING:
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 
 ProgressFn = Callable[[str, int, int], None]
 StatusFn = Callable[[str], None]
-CaseProgress = Callable[[int, int, dict[str, Any]], None]
 
 #: What `Chatbot.reply` reports while it reads every chunk for a summary.
 SUMMARY_STATUS = "Reading every chunk to summarize…"
@@ -53,21 +54,7 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(describe_settings_error(exc)) from None
 
 
-@contextlib.contextmanager
-def _service_errors(settings: Settings) -> Iterator[None]:
-    """A raw openai error that slipped past `chatbot.model_calls` still reaches the caller as
-    one `ModelServiceError` (it may quote request details; the explanation never does)."""
-    import openai
-
-    from chatbot.service_errors import explain
-
-    try:
-        yield
-    except openai.OpenAIError as exc:
-        raise explain(exc, settings) from exc
-
-
-class Chatbot:
+class Chatbot(Measuring):
     """One configured chatbot. Thread-safe to share: the pipeline is built once under a lock,
     the index serialises its own writes, and questions read through snapshots."""
 
@@ -318,7 +305,7 @@ class Chatbot:
         iterator early stops the generation."""
         from chatbot.answer import stream_answer
 
-        with _service_errors(self.settings):
+        with openai_errors(self.settings):
             yield from stream_answer(
                 self.pipeline, question, history, k=k, sources=sources, mode=mode, mmr=mmr,
                 status=status,
@@ -328,7 +315,7 @@ class Chatbot:
         """`stream` without the tokens: the checked `Answer` (options as for `stream`)."""
         from chatbot.answer import ask
 
-        with _service_errors(self.settings):
+        with openai_errors(self.settings):
             return ask(self.pipeline, question, history, **options)
 
     def reply(
@@ -349,7 +336,7 @@ class Chatbot:
             return
         if status:
             status(SUMMARY_STATUS)
-        with _service_errors(self.settings):
+        with openai_errors(self.settings):
             answer = summary_as_answer(self.pipeline, message)
         yield answer.answer
         yield answer
@@ -363,7 +350,7 @@ class Chatbot:
         """Cited bullets over every chunk of `sources` (default: everything indexed)."""
         from chatbot.summarize import summarize
 
-        with _service_errors(self.settings):
+        with openai_errors(self.settings):
             return summarize(self.pipeline, list(sources) if sources else None, bullets, progress)
 
     @property
@@ -372,52 +359,6 @@ class Chatbot:
         from chatbot.summarize import MAX_BULLETS
 
         return MAX_BULLETS
-
-    # --- measuring ------------------------------------------------------------------------
-    @staticmethod
-    def bundled_suites() -> list[Path]:
-        """The evaluation suites that ship with chatbot (the first is the default)."""
-        from chatbot.prompts import SUITES_DIR
-
-        return sorted(
-            Path(str(p)) for p in SUITES_DIR.iterdir() if p.name.endswith((".yaml", ".yml"))
-        )
-
-    def evaluate(
-        self,
-        suite: Path | str | None = None,
-        *,
-        collection: str | None = None,
-        progress: CaseProgress | None = None,
-        ingest_progress: ProgressFn | None = None,
-    ) -> dict[str, Any]:
-        """Run an evaluation suite (default: the bundled one) on its own throwaway index, or
-        on `collection`; returns the report (`chatbot.eval_report.html_report` renders it)."""
-        from chatbot.evaluate import run_suite
-        from chatbot.prompts import DEFAULT_SUITE
-
-        path = Path(str(suite if suite is not None else DEFAULT_SUITE))
-        with _service_errors(self.settings):
-            return run_suite(
-                self.settings, path, collection=collection, progress=progress,
-                ingest_progress=ingest_progress,
-            )
-
-    def bench(
-        self, corpus: Path | str, questions: Path | str, **options: Any
-    ) -> dict[str, Any]:
-        """Retrieval (and optionally answer) metrics on corpus/questions JSONL
-        (`chatbot.bench.run_benchmark` options: retrievers, k, answers, baseline, limit)."""
-        from chatbot.bench import run_benchmark
-
-        with _service_errors(self.settings):
-            return run_benchmark(self.settings, Path(corpus), Path(questions), **options)
-
-    def prepare_models(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-        """Assemble and verify the embedded models, start each once; a report per model."""
-        from chatbot.local_models import prepare_models
-
-        return prepare_models(self.settings, progress)
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatbot import records
+from chatbot.index_values import DocumentWrite, Space, WriteResult, chunk_id, new_physical
 from chatbot.records import KnownDocument, transaction
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from chatbot.index import DocumentWrite, Index, Space, WriteResult
+    from chatbot.index import Index
 
 
 @dataclass
@@ -39,8 +40,6 @@ class _Plan:
 def apply_writes(
     index: Index, db: sqlite3.Connection, space: Space, writes: Sequence[DocumentWrite]
 ) -> list[WriteResult]:
-    from chatbot.index import WriteResult, chunk_id
-
     # One result per write, in the order of `writes` (callers pair them by position).
     results: list[WriteResult | None] = []
     touched: list[tuple[DocumentWrite, KnownDocument]] = []
@@ -228,8 +227,6 @@ def drop_orphans(index: Index, space: Space) -> int:
 
 def begin_rebuild(index: Index) -> Space:
     """A new, empty copy beside the active one, recorded as being built."""
-    from chatbot.index import Space, new_physical
-
     abandon_rebuild(index)
     space = Space(new_physical(index.name))
     with index.connection() as db, transaction(db, write=True):
@@ -253,8 +250,6 @@ def finish_rebuild(index: Index, space: Space) -> None:
 
 def abandon_rebuild(index: Index) -> bool:
     """Drop the half-built copy of a rebuild that never finished; True if there was one."""
-    from chatbot.index import Space
-
     with index.connection() as db:
         building = records.spaces(db, index.name)[1]
         if building is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypeAlias
 
 from chatbot import ChatbotError, load_settings
 from chatbot.cli import collections
@@ -22,6 +23,9 @@ from chatbot.config import RETRIEVER_MODES
 from chatbot.terminal import console, error
 
 __all__ = ["build_parser", "cmd_bench", "cmd_eval", "main", "missing_dependency"]
+
+if TYPE_CHECKING:
+    Subparsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _add_retrieval_flags(p: argparse.ArgumentParser) -> None:
@@ -39,17 +43,13 @@ def _add_retrieval_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="chatbot", description="Cited answers from your own documents."
-    )
-    collections.add_collection_option(parser, top=True)
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_models_parser(sub: Subparsers) -> None:
     p = sub.add_parser("models", help="prepare the embedded models and report them")
     p.add_argument("--json", action="store_true", help="print a JSON report")
     p.set_defaults(handler=cmd_models)
 
+
+def _add_ingest_parser(sub: Subparsers) -> None:
     p = sub.add_parser("ingest", help="add or update files and folders in the index")
     p.add_argument("paths", nargs="*", help="files or folders (default: seeds/)")
     p.add_argument(
@@ -72,30 +72,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(handler=cmd_ingest)
 
+
+def _add_sources_parser(sub: Subparsers) -> None:
     p = sub.add_parser("sources", help="list indexed sources")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(handler=cmd_sources)
 
+
+def _add_remove_parser(sub: Subparsers) -> None:
     p = sub.add_parser("remove", help="delete indexed sources")
     p.add_argument("sources", nargs="+", help="source names as listed by `chatbot sources`")
     p.set_defaults(handler=cmd_remove)
 
+
+def _add_ask_parser(sub: Subparsers) -> None:
     p = sub.add_parser("ask", help="answer one question with citations")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_retrieval_flags(p)
     p.set_defaults(handler=cmd_ask)
 
+
+def _add_chat_parser(sub: Subparsers) -> None:
     p = sub.add_parser("chat", help="interactive chat in the terminal")
     _add_retrieval_flags(p)
     p.set_defaults(handler=cmd_chat)
 
+
+def _add_summarize_parser(sub: Subparsers) -> None:
     p = sub.add_parser("summarize", help="summarize whole documents with citations")
     p.add_argument("sources", nargs="*", help="indexed sources or folders (default: all)")
     p.add_argument("--bullets", type=int, default=5, help="number of bullets (default: 5)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_summarize)
 
+
+def _add_eval_parser(sub: Subparsers) -> None:
     p = sub.add_parser("eval", help="run an evaluation suite (YAML cases with assertions)")
     p.add_argument(
         "suite", nargs="?", help="suite file (default: the bundled suite on the seed article)"
@@ -109,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=cmd_eval)
 
+
+def _add_bench_parser(sub: Subparsers) -> None:
     p = sub.add_parser("bench", help="retrieval and answer metrics on corpus/questions JSONL")
     p.add_argument("--corpus", required=True, help="corpus.jsonl: {id, title, text} rows")
     p.add_argument("--questions", required=True, help="questions.jsonl rows")
@@ -122,20 +136,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="write the JSON report here")
     p.set_defaults(handler=cmd_bench)
 
+
+def _add_doctor_parser(sub: Subparsers) -> None:
     p = sub.add_parser("doctor", help="check what works on this machine, each problem with its fix")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=cmd_doctor)
 
+
+def _add_serve_parser(sub: Subparsers) -> None:
     p = sub.add_parser("serve", help="serve an OpenAI-compatible HTTP API with citations")
     p.add_argument("--host", help="address to listen on (default: CHATBOT_SERVE_HOST)")
     p.add_argument("--port", type=int, help="port (default: CHATBOT_SERVE_PORT)")
     p.set_defaults(handler=cmd_serve)
 
+
+def _add_ui_parser(sub: Subparsers) -> None:
     p = sub.add_parser("ui", help="start the Streamlit app")
     p.add_argument("--port", type=int, default=8501)
     p.add_argument("--host", default="127.0.0.1")
     p.set_defaults(handler=cmd_ui)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="chatbot", description="Cited answers from your own documents."
+    )
+    collections.add_collection_option(parser, top=True)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (
+        _add_models_parser, _add_ingest_parser, _add_sources_parser, _add_remove_parser,
+        _add_ask_parser, _add_chat_parser, _add_summarize_parser, _add_eval_parser,
+        _add_bench_parser, _add_doctor_parser, _add_serve_parser, _add_ui_parser,
+    ):
+        add(sub)
     collections.add_parser(sub)
     for name, command in sub.choices.items():  # every command that touches the index
         if name not in ("models", "bench", "eval", "collections"):
