@@ -205,28 +205,10 @@ def stream_answer(
     question, k = _validated(settings, question, k)
     started = time.perf_counter()
     deadline = Deadline(settings.request_timeout)
-    if history:
-        _ = pipeline.chat  # setup errors (missing key, bad GGUF) are not service failures
-    condense_notes: list[str] = []
-    standalone = condense(pipeline, question, history, deadline, status, condense_notes)
-    mode = mode or settings.retriever
-    if sources:
-        try:
-            sources = pipeline.index.resolve_sources(sources)
-        except UnknownSourceError as exc:
-            raise AnswerError(str(exc)) from exc
-    prepared = prepare(pipeline, standalone, k, mode, sources, mmr)
-    answer = Answer(
-        question=question,
-        answer=ABSTENTION,
-        abstained=True,
-        citations=[],
-        model=settings.chat_model,
-        standalone_question=standalone if history else None,
-        notes=condense_notes,
+    answer, prepared = _retrieve(
+        pipeline, question, history, k, sources, mode, mmr, deadline, status
     )
     answer.timings["retrieve_s"] = round(time.perf_counter() - started, 4)
-    answer.notes.extend(prepared.notes)
     if prepared.messages and settings.answer_check:
         _check_first(pipeline, prepared, answer, deadline, status)
     if not prepared.messages:
@@ -252,6 +234,42 @@ def stream_answer(
     _finish(pipeline, answer, reply, text, passages)
     answer.timings["total_s"] = round(time.perf_counter() - started, 4)
     yield answer
+
+
+def _retrieve(
+    pipeline: Pipeline,
+    question: str,
+    history: Sequence[Turn],
+    k: int,
+    sources: list[str] | None,
+    mode: str | None,
+    mmr: bool | None,
+    deadline: Deadline,
+    status: StatusFn | None,
+) -> tuple[Answer, Prepared]:
+    """Condense, resolve the sources and prepare the prompt; the `Answer` starts as the
+    abstention, with the notes so far."""
+    settings = pipeline.settings
+    if history:
+        _ = pipeline.chat  # setup errors (missing key, bad GGUF) are not service failures
+    condense_notes: list[str] = []
+    standalone = condense(pipeline, question, history, deadline, status, condense_notes)
+    if sources:
+        try:
+            sources = pipeline.index.resolve_sources(sources)
+        except UnknownSourceError as exc:
+            raise AnswerError(str(exc)) from exc
+    prepared = prepare(pipeline, standalone, k, mode or settings.retriever, sources, mmr)
+    answer = Answer(
+        question=question,
+        answer=ABSTENTION,
+        abstained=True,
+        citations=[],
+        model=settings.chat_model,
+        standalone_question=standalone if history else None,
+        notes=[*condense_notes, *prepared.notes],
+    )
+    return answer, prepared
 
 
 def _screen(
