@@ -160,8 +160,7 @@ def model_check(
         if chat.logprobs:
             chat.logprobs = False  # none came back: the JSON-schema question from now on
         return Verdict(parse_verdict(text), seconds, chat.structured_output)
-    threshold = settings.answer_check_min_yes
-    answerable = p_yes >= (0.5 if threshold is None else threshold)
+    answerable = p_yes >= settings.answer_check_min_yes
     return Verdict(answerable, seconds, False, round(p_yes, 4))
 
 

@@ -261,14 +261,14 @@ class Settings(BaseSettings):
         "server returns logprobs; a JSON schema or plain-text reply otherwise); abstain when "
         "the answer is no. Costs one short model call per question.",
     )
-    answer_check_min_yes: float | None = Field(
-        default=None,
+    answer_check_min_yes: float = Field(
+        default=0.5,
         ge=0,
         le=1,
-        description="With the model check, abstain when the model's probability of "
-        "'answerable' (read from the reply's logprobs, where the server returns them) is "
-        "below this. Empty: calibrated per chat provider (see docs/benchmarks.md); 0.5 is the "
-        "model's own yes or no.",
+        description="With the model check, abstain when the model's probability of 'yes' "
+        "(read from the reply's logprobs, where the server returns them) is below this. 0.5 "
+        "is the model's own yes or no; for the embedded model 0.55 caught more unanswerable "
+        "questions but refused 2-4 % more answerable ones (docs/benchmarks.md).",
     )
     prices_per_million: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {
@@ -385,7 +385,6 @@ class Settings(BaseSettings):
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if "llm_provider" in overrides and "chat_model" not in overrides:
             data["chat_model"] = ""
-            data["answer_check_min_yes"] = None
         if "embeddings_provider" in overrides and "embedding_model" not in overrides:
             data["embedding_model"] = ""
             data["min_relevance"] = None

@@ -22,8 +22,6 @@ DEFAULT_CHAT_MODELS = {
 }
 DEFAULT_MIN_RELEVANCE = {"local": 0.35, "openai": 0.2, "fake": 0.2}
 DEFAULT_MIN_HYBRID_SCORE = {"local": 0.4, "openai": 0.0, "fake": 0.0}
-#: The model check's threshold on P(answerable) by chat provider (0.5 = the model's own yes/no).
-DEFAULT_ANSWER_CHECK_MIN_YES = {"local": 0.55, "openai": 0.5, "fake": 0.5}
 #: The collection an index written before collections existed opens as.
 DEFAULT_COLLECTION = "chatbot"
 COLLECTION_NAME_RULE = (
@@ -129,8 +127,6 @@ def resolve_defaults(settings: Settings) -> Settings:
         settings.min_relevance = DEFAULT_MIN_RELEVANCE[settings.embeddings_provider]
     if settings.min_hybrid_score is None:
         settings.min_hybrid_score = DEFAULT_MIN_HYBRID_SCORE[settings.embeddings_provider]
-    if settings.answer_check_min_yes is None:
-        settings.answer_check_min_yes = DEFAULT_ANSWER_CHECK_MIN_YES[settings.llm_provider]
     if settings.chunk_overlap >= settings.chunk_size:
         raise ValueError("chunk_overlap must be smaller than chunk_size")
     return settings
