@@ -9,7 +9,7 @@ most of them through; the fused score stops far more of them (docs/benchmarks.md
 The model check (`CHATBOT_ANSWER_CHECK`) then asks the chat model one short question about the
 same prompt: do the passages state the answer? Where the server returns logprobs (llama.cpp,
 vLLM, OpenAI) it is a yes/no question and the verdict is the model's probability of "yes"
-against a calibrated threshold (`CHATBOT_ANSWER_CHECK_MIN_YES`); elsewhere the reply is
+against a threshold (`CHATBOT_ANSWER_CHECK_MIN_YES`, 0.5); elsewhere the reply is
 constrained to `{"answerable": true|false}` with a JSON schema where the server supports
 `response_format`, or asked in plain text. A reply that says neither lets the answer stage
 decide. The check's prompt starts with the answer prompt, so a server that keeps processed
@@ -147,7 +147,8 @@ def model_check(
     Where the server returns logprobs, the model is asked for a plain yes or no and the verdict
     is its probability of "yes" against `answer_check_min_yes`; otherwise it is the model's own
     answer to the JSON-schema question (docs/benchmarks.md: the yes/no probability separates
-    answerable from unanswerable questions, the JSON reply's probability hardly does)."""
+    answerable from unanswerable questions; the JSON reply's sat near 0.5 even for answerable
+    ones)."""
     settings, chat = pipeline.settings, pipeline.chat
     started = time.perf_counter()
     reply = _ask_check(pipeline, messages, deadline, status)

@@ -50,6 +50,9 @@ def openai_settings(data_dir: Path, server: FaultServer, **overrides: object) ->
         "request_timeout": 1.0,
         "max_retries": RETRIES,
         "data_dir": data_dir,
+        # These tests script the server request by request; the answer check's own request is
+        # covered in test_answerable.py.
+        "answer_check": False,
     }
     values.update(overrides)
     return Settings(**values, _env_file=None)  # type: ignore[arg-type]
@@ -199,6 +202,7 @@ def _cli_env(data_dir: Path, base_url: str, **extra: str) -> dict[str, str]:
         CHATBOT_REQUEST_TIMEOUT="10",
         CHATBOT_MAX_RETRIES="1",
         CHATBOT_WARM_START="false",
+        CHATBOT_ANSWER_CHECK="false",
         OPENAI_BASE_URL=base_url,
         OPENAI_API_KEY=KEY,
         COLUMNS="400",

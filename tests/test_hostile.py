@@ -22,6 +22,7 @@ import pytest
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from pydantic import Field
 
+from chatbot import question_types
 from chatbot.answer import ABSTENTION, ask
 from chatbot.app import views
 from chatbot.config import Settings
@@ -52,9 +53,9 @@ class RecordingChat(FakeChatModel):
 
     seen: list[list[BaseMessage]] = Field(default_factory=list)
 
-    def _reply(self, messages: list[BaseMessage]) -> str:
+    def _reply(self, messages: list[BaseMessage], check: str = "") -> str:
         self.seen.append(list(messages))
-        return super()._reply(messages)
+        return super()._reply(messages, check)
 
 
 @pytest.fixture
@@ -89,7 +90,8 @@ def test_document_text_reaches_the_model_only_as_delimited_data(
     assert "hostile/" not in str(system.content)  # nothing from the documents up there
     prompt = str(human.content)
     body, _, asked = prompt.rpartition("\nQuestion: ")
-    assert asked.strip() == question
+    asked, _, hint = asked.partition("\n")  # the question, then its kind's hint if any
+    assert asked.strip() == question and hint.strip() == question_types.hint(question)
     assert "Question:" not in body and "\nPassages:" not in body.partition("Passages:")[2]
     numbers = re.findall(r"^\[(\d+)\] ", body, re.M)
     assert [int(n) for n in numbers] == list(range(1, len(numbers) + 1))
