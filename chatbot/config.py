@@ -268,7 +268,7 @@ class Settings(BaseSettings):
         description="With the model check, abstain when the model's probability of 'yes' "
         "(read from the reply's logprobs, where the server returns them) is below this. 0.5 "
         "is the model's own yes or no; for the embedded model 0.55 caught more unanswerable "
-        "questions but refused 2-4 % more answerable ones (docs/benchmarks.md).",
+        "questions but refused 1-3 % more answerable ones (docs/benchmarks.md).",
     )
     prices_per_million: dict[str, tuple[float, float]] = Field(
         default_factory=lambda: {

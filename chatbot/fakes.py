@@ -139,8 +139,9 @@ class FakeChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        check = "json" if "response_format" in kwargs else ""
-        check = "yes_no" if kwargs.get("logprobs") and not check else check
+        check = (
+            "json" if "response_format" in kwargs else "yes_no" if kwargs.get("logprobs") else ""
+        )
         reply = self._reply(messages, check)
         metadata: dict[str, Any] = {}
         if check == "yes_no":  # certain either way, as an extractive reader is
