@@ -10,6 +10,10 @@
   answerable and measure false abstention. Even-numbered articles form the development split
   (`dev.jsonl`, used to design and calibrate), odd-numbered ones the held-out split
   (`heldout.jsonl`, measured, never tuned on).
+- xquad_abstain_dev2: a second, larger development set from the same even articles, with a
+  different paragraph removed (number (a + 2) mod 5 of article a): every question about it
+  whose answer appears nowhere else is unanswerable, plus two answerable questions per
+  article from paragraphs removed in neither set. Held-out articles are not touched.
 - multihop_en: hand-written two-document questions over the full XQuAD corpus
   (HotpotQA-style comparisons and bridges: each needs one passage from each of two different
   articles), split into `dev.jsonl` and `heldout.jsonl` the same way (by position).
@@ -245,6 +249,39 @@ def build_abstain(xquad: Path) -> None:
     shutil.copy(xquad / "LICENSE-CC-BY-SA4.0.txt", folder / "LICENSE-CC-BY-SA4.0.txt")
 
 
+def build_abstain_dev2(xquad: Path) -> None:
+    """Even articles only: remove paragraph (a + 2) % 5; all its still-unanswerable questions."""
+    corpus = _read(xquad / "corpus.jsonl")
+    by_passage: dict[str, list[dict[str, object]]] = defaultdict(list)
+    for q in _read(xquad / "questions.jsonl"):
+        by_passage[str(q["gold_passage_ids"][0])].append(q)  # type: ignore[index]
+    articles = [a for a in sorted({_article(r["id"]) for r in corpus})
+                if a not in ANSWER_MATCH_ARTICLES and a % 2 == 0]
+    removed = {f"xquad-en-{a:02d}-{(a + 2) % 5:02d}" for a in articles}
+    kept = [r for r in corpus if r["id"] not in removed]
+    kept_text = [f" {normalize(str(r['text']))} " for r in kept]
+    rows: list[dict[str, object]] = []
+    for a in articles:
+        gone = f"xquad-en-{a:02d}-{(a + 2) % 5:02d}"
+        for q in by_passage[gone]:
+            answers = q["answers"]
+            if any(f" {normalize(str(ans))} " in t for ans in answers  # type: ignore[attr-defined]
+                   for t in kept_text):
+                continue
+            rows.append({"id": f"{q['id']}-unanswerable", "question": q["question"],
+                         "answers": [], "gold_passage_ids": [],
+                         "meta": {"removed_passage": gone, "removed_answers": answers}})
+        others = [f"xquad-en-{a:02d}-{p:02d}" for p in range(5) if p not in ((a + 2) % 5, a % 5)]
+        for p in others[:PER_ARTICLE]:
+            if by_passage[p]:
+                q = by_passage[p][-1]
+                rows.append({k: q[k] for k in ("id", "question", "answers", "gold_passage_ids")})
+    folder = OUT / "xquad_abstain_dev2"
+    _write(folder / "corpus.jsonl", kept)
+    _write(folder / "questions.jsonl", rows)
+    shutil.copy(xquad / "LICENSE-CC-BY-SA4.0.txt", folder / "LICENSE-CC-BY-SA4.0.txt")
+
+
 def build_multihop(xquad: Path) -> None:
     """Check every hand-written question against the corpus, then split by position."""
     text = {str(r["id"]): str(r["text"]) for r in _read(xquad / "corpus.jsonl")}
@@ -270,6 +307,7 @@ def main() -> None:
     if not (args.xquad / "corpus.jsonl").is_file():
         raise SystemExit(f"{args.xquad}/corpus.jsonl not found; pass --xquad")
     build_abstain(args.xquad)
+    build_abstain_dev2(args.xquad)
     build_multihop(args.xquad)
 
 
