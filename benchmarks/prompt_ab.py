@@ -1,14 +1,15 @@
 """Two answer prompts on the same passages, raw replies side by side (no citation check).
 
     .venv/bin/python benchmarks/prompt_ab.py --corpus C.jsonl --questions Q.jsonl \
-        (--prompts DIR | --reverse) [--limit N] --out AB.json
+        (--prompts DIR | --reverse | --top N) [--limit N] --out AB.json
 
 For each question that passes the relevance gates, the bundled answer prompt ("base") and the
 alternative ("alt") are sent with the same retrieved, narrowed passages: `--prompts DIR` takes
 `answer_system.md` / `answer.md` from DIR (as `CHATBOT_PROMPTS_DIR` would); `--reverse` keeps
-the bundled prompts and lists the passages best last, next to the question. A reply with an
-"Answer:" line (the quote-then-answer prompt) is scored on what follows it. Prints answer match,
-abstentions, answers gained and lost, and median reply time.
+the bundled prompts and lists the passages best last, next to the question; `--top N` shows
+only the N best. A reply with an "Answer:" line (the quote-then-answer prompt) is scored on
+what follows it. Prints answer match, abstentions, answers gained and lost, and median reply
+time.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
                 hint = (question_types.hint(q.question, alt.prompts_dir)
                         if alt.question_hints else "")
                 passages = prepared.passages[::-1] if args.reverse else prepared.passages
+                passages = passages[: args.top] if args.top else passages
                 other = answer_messages(passages, q.question, alt.prompts_dir,
                                         alt.injection_guard, hint)
                 for name, messages in (("base", prepared.messages), ("alt", other)):
@@ -86,6 +88,7 @@ def main() -> None:
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--prompts", type=Path, help="folder with the alternative prompts")
     group.add_argument("--reverse", action="store_true", help="best passage last")
+    group.add_argument("--top", type=int, help="only the N best passages")
     args = parser.parse_args()
     rows = collect(args)
     args.out.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
