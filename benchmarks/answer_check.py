@@ -57,8 +57,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             off.append(record)
             said_no = verdict is not None and verdict.answerable is False
-            on.append(dataclasses.replace(record, answer=ABSTENTION, abstained=True, citations=[])
-                      if said_no else record)
+            on.append(_abstained(record) if said_no else record)
             verdicts.append(verdict)
             if verdict is not None:
                 check_s.append(verdict.seconds)
@@ -78,6 +77,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _abstained(record: AnswerRecord) -> AnswerRecord:
+    """The record as if the check had said no: the abstention, no citations."""
+    return dataclasses.replace(record, answer=ABSTENTION, abstained=True, citations=[])
+
+
 def sweep(off: list[AnswerRecord], verdicts: list[Any]) -> dict[str, Any]:
     """"check on" metrics for thresholds on P(answerable), where the replies carried one."""
     if not any(v is not None and v.p_yes is not None for v in verdicts):
@@ -86,7 +90,7 @@ def sweep(off: list[AnswerRecord], verdicts: list[Any]) -> dict[str, Any]:
     for step in range(5, 20):
         threshold = step / 20
         records = [
-            dataclasses.replace(r, answer=ABSTENTION, abstained=True, citations=[])
+            _abstained(r)
             if v is not None
             and (v.p_yes < threshold if v.p_yes is not None else v.answerable is False)
             else r

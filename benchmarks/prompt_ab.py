@@ -6,8 +6,10 @@
 For each question that passes the relevance gates, the bundled answer prompt ("base") and the
 alternative ("alt") are sent with the same retrieved, narrowed passages: `--prompts DIR` takes
 `answer_system.md` / `answer.md` from DIR (as `CHATBOT_PROMPTS_DIR` would); `--reverse` keeps
-the bundled prompts and lists the passages best last, next to the question; `--top N` shows
-only the N best. A reply with an "Answer:" line (the quote-then-answer prompt) is scored on
+the bundled prompts and lists the prompt's passages in reverse, the first one last, next to
+the question; `--top N` keeps only the prompt's first N passages. (The prompt lists passages by
+source, best-ranked source first, so with one passage per document, as in XQuAD, "first" is
+"best".) A reply with an "Answer:" line (the quote-then-answer prompt) is scored on
 what follows it. Prints answer match, abstentions, answers gained and lost, and median reply
 time.
 """
@@ -87,8 +89,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--prompts", type=Path, help="folder with the alternative prompts")
-    group.add_argument("--reverse", action="store_true", help="best passage last")
-    group.add_argument("--top", type=int, help="only the N best passages")
+    group.add_argument("--reverse", action="store_true", help="passages reversed")
+    group.add_argument("--top", type=int, help="only the prompt's first N passages")
     args = parser.parse_args()
     rows = collect(args)
     args.out.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
