@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import collect_cli
 from langchain_core.messages import HumanMessage
 
 from chatbot.answer import prepare
@@ -103,19 +104,7 @@ def analyse(paths: list[Path]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", type=Path)
-    parser.add_argument("--questions", type=Path)
-    parser.add_argument("--out", type=Path)
-    parser.add_argument("--limit", type=int)
-    parser.add_argument("--analyse", type=Path, nargs="+", help="print the trade-offs")
-    args = parser.parse_args()
-    if args.analyse:
-        analyse(args.analyse)
-    elif args.corpus and args.questions and args.out:
-        collect(args)
-    else:
-        parser.error("--corpus, --questions and --out, or --analyse")
+    collect_cli.run(__doc__ or "", collect, analyse)
 
 
 if __name__ == "__main__":
