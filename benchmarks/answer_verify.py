@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +26,9 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from chatbot import markers
 from chatbot.answer import is_abstention, prepare
-from chatbot.answerable import yes_probability
-from chatbot.bench import ingest_corpus, load_corpus, load_questions
+from chatbot.answerable import after_question, check_messages, yes_probability
 from chatbot.bench_metrics import answer_match
 from chatbot.config import Settings
-from chatbot.evaluate import throwaway_pipeline
-from chatbot.prompts import load_prompt
 
 TURN = "Is your answer stated in the passages? Reply yes or no."
 PROPOSED = ("Proposed answer: {answer}\nDo the passages state that this is the answer to the "
@@ -40,39 +36,29 @@ PROPOSED = ("Proposed answer: {answer}\nDo the passages state that this is the a
 SCORES = ("pre", "turn", "proposed")
 
 
-def after(messages: list[BaseMessage], line: str) -> list[BaseMessage]:
-    """The prompt with `line` after the question, as production places its check."""
-    *head, last = messages
-    return [*head, HumanMessage(f"{str(last.content).rstrip()}\n\n{line}")]
-
-
 def collect(args: argparse.Namespace) -> None:
-    corpus = load_corpus(args.corpus)
-    questions = load_questions(args.questions, corpus)[: args.limit]
     settings = Settings()
     rows: list[dict[str, Any]] = []
-    with throwaway_pipeline(settings, "verify") as pipeline, tempfile.TemporaryDirectory() as work:
-        ingest_corpus(pipeline.index, corpus, Path(work))
+    with collect_cli.corpus_pipeline(args, settings, "verify") as (pipeline, questions):
         check = pipeline.chat.model.bind(max_completion_tokens=2, logprobs=True, top_logprobs=10)
         model = pipeline.chat.model.bind(max_completion_tokens=settings.max_answer_tokens)
 
         def ask(messages: list[BaseMessage]) -> float | None:
             return yes_probability(check.invoke(messages).response_metadata.get("logprobs"))
 
-        pre_line = load_prompt("answer_check_yes_no", settings.prompts_dir).format().strip()
         for done, q in enumerate(questions, 1):
             prepared = prepare(pipeline, q.question, settings.k, settings.retriever)
             row: dict[str, Any] = {"id": q.id, "answerable": bool(q.gold_passage_ids),
                                    "gated": not prepared.messages}
             if prepared.messages:
-                row["pre"] = ask(after(prepared.messages, pre_line))
+                row["pre"] = ask(check_messages(prepared.messages, settings, "answer_check_yes_no"))
                 text = str(model.invoke(prepared.messages).content)
                 row.update(text=text, abstained=is_abstention(text))
                 row["match"] = not row["abstained"] and answer_match(text, list(q.answers))
                 if not row["abstained"]:
                     row["turn"] = ask([*prepared.messages, AIMessage(text), HumanMessage(TURN)])
-                    plain = markers.strip(text).strip()
-                    row["proposed"] = ask(after(prepared.messages, PROPOSED.format(answer=plain)))
+                    proposed = PROPOSED.format(answer=markers.strip(text).strip())
+                    row["proposed"] = ask(after_question(prepared.messages, proposed))
             rows.append(row)
             print(f"{done}/{len(questions)} {q.id}", flush=True)
     args.out.write_text(json.dumps(rows), encoding="utf-8")

@@ -19,18 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import collect_cli
-from langchain_core.messages import HumanMessage
 
 from chatbot.answer import prepare
-from chatbot.answerable import yes_probability
-from chatbot.bench import ingest_corpus, load_corpus, load_questions
+from chatbot.answerable import after_question, yes_probability
 from chatbot.config import Settings
-from chatbot.evaluate import throwaway_pipeline
 
 WORDINGS = {
     "yesno": "Do the passages state the answer to this question? Reply yes or no.",
@@ -54,24 +50,20 @@ def first_token(logprobs: Any) -> dict[str, float]:
 
 
 def collect(args: argparse.Namespace) -> None:
-    corpus = load_corpus(args.corpus)
-    questions = load_questions(args.questions, corpus)[: args.limit]
     settings = Settings()
     rows: list[dict[str, Any]] = []
-    with throwaway_pipeline(settings, "wording") as pipeline, tempfile.TemporaryDirectory() as work:
-        ingest_corpus(pipeline.index, corpus, Path(work))
+    with collect_cli.corpus_pipeline(args, settings, "wording") as (pipeline, questions):
         model = pipeline.chat.model.bind(max_completion_tokens=2, logprobs=True, top_logprobs=10)
         for done, q in enumerate(questions, 1):
             prepared = prepare(pipeline, q.question, settings.k, settings.retriever)
             row: dict[str, Any] = {"id": q.id, "answerable": bool(q.gold_passage_ids),
                                    "gated": not prepared.messages}
             if prepared.messages:
-                *head, last = prepared.messages
                 reply = model.invoke(prepared.messages)
                 first = first_token(reply.response_metadata.get("logprobs"))
                 row["not_i"] = round(1 - first.get("I", 0.0), 4)
                 for name, text in WORDINGS.items():
-                    asked = [*head, HumanMessage(f"{str(last.content).rstrip()}\n\n{text}")]
+                    asked = after_question(prepared.messages, text)
                     logprobs = model.invoke(asked).response_metadata.get("logprobs")
                     if name == "copy":
                         none = sum(p for t, p in first_token(logprobs).items()

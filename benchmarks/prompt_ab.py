@@ -19,18 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+import collect_cli
+
 from chatbot import question_types
 from chatbot.answer import is_abstention, prepare
-from chatbot.bench import ingest_corpus, load_corpus, load_questions
 from chatbot.bench_metrics import answer_match
 from chatbot.config import Settings
 from chatbot.context import answer_messages
-from chatbot.evaluate import throwaway_pipeline
 
 
 def score(text: str, answers: list[str]) -> dict[str, Any]:
@@ -41,13 +40,10 @@ def score(text: str, answers: list[str]) -> dict[str, Any]:
 
 
 def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
-    corpus = load_corpus(args.corpus)
-    questions = load_questions(args.questions, corpus)[: args.limit]
     base = Settings()
     alt = base.with_overrides(prompts_dir=args.prompts) if args.prompts else base
     rows: list[dict[str, Any]] = []
-    with throwaway_pipeline(base, "prompt-ab") as pipeline, tempfile.TemporaryDirectory() as work:
-        ingest_corpus(pipeline.index, corpus, Path(work))
+    with collect_cli.corpus_pipeline(args, base, "prompt-ab") as (pipeline, questions):
         model = pipeline.chat.model.bind(max_completion_tokens=base.max_answer_tokens)
         for done, q in enumerate(questions, 1):
             row: dict[str, Any] = {"id": q.id, "question": q.question}

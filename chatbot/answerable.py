@@ -127,13 +127,19 @@ def _word(token: dict[str, Any]) -> bool | None:
     return _WORDS.get(str(token.get("token", "")).strip().lower())
 
 
+def after_question(messages: Sequence[BaseMessage], line: str) -> list[BaseMessage]:
+    """The answer prompt with `line` after the question: the same prefix, so a server that
+    keeps processed prompts reuses it."""
+    *head, last = messages
+    return [*head, HumanMessage(f"{str(last.content).rstrip()}\n\n{line}")]
+
+
 def check_messages(
     messages: Sequence[BaseMessage], settings: Settings, prompt: str = "answer_check"
 ) -> list[BaseMessage]:
     """The answer prompt with the check's instruction after the question (same prefix)."""
-    *head, last = messages
     instruction = load_prompt(prompt, settings.prompts_dir).format().strip()
-    return [*head, HumanMessage(f"{str(last.content).rstrip()}\n\n{instruction}")]
+    return after_question(messages, instruction)
 
 
 def model_check(
